@@ -1,0 +1,46 @@
+"""What the assistant reports while it answers. The GUI, `hearth ask` and tests consume the same stream."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from memory.conversations import MessageRecord
+
+
+@dataclass(frozen=True)
+class UserMessageSaved:
+    message: MessageRecord
+
+
+@dataclass(frozen=True)
+class Notice:
+    """Something the user should know that is not part of the answer (trimmed history, loading)."""
+    text: str
+
+
+@dataclass(frozen=True)
+class AnswerStarted:
+    message_id: int
+    model: str
+
+
+@dataclass(frozen=True)
+class Token:
+    text: str
+
+
+@dataclass(frozen=True)
+class AnswerFinished:
+    message_id: int
+    status: str  # done | stopped
+    content: str
+    stats: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Failed:
+    message_id: int | None
+    error: str
+
+
+Event = UserMessageSaved | Notice | AnswerStarted | Token | AnswerFinished | Failed

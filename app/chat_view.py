@@ -1,0 +1,81 @@
+"""The transcript of one conversation. Answers stream in as plain text and are re-rendered
+as Markdown once complete."""
+
+from __future__ import annotations
+
+import html
+
+from PySide6.QtGui import QTextCursor
+from PySide6.QtWidgets import QTextBrowser
+
+from memory.conversations import MessageRecord
+
+STATUS_NOTES = {
+    "stopped": "Stopped.",
+    "interrupted": "Interrupted: Hearth closed before this answer finished.",
+    "error": "Failed.",
+    "streaming": "",
+}
+
+WELCOME = ("<h2>Hearth</h2><p>A private assistant that runs on this computer. "
+           "Nothing you type leaves it.</p><p>Type a message below and press Enter.</p>")
+
+
+class ChatView(QTextBrowser):
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("chatView")
+        self.setOpenExternalLinks(True)
+        self.show_welcome()
+
+    def show_welcome(self) -> None:
+        self.setHtml(WELCOME)
+
+    def show_messages(self, messages: list[MessageRecord]) -> None:
+        self.clear()
+        if not messages:
+            self.show_welcome()
+            return
+        for m in messages:
+            self.append_message(m.role, m.content, status=m.status, model=m.model,
+                                error=m.meta.get("error"))
+
+    def _cursor_at_end(self) -> QTextCursor:
+        cursor = self.textCursor()
+        cursor.movePosition(QTextCursor.MoveOperation.End)
+        return cursor
+
+    def append_message(self, role: str, content: str, *, status: str = "done",
+                       model: str | None = None, error: str | None = None) -> None:
+        who = "You" if role == "user" else f"Hearth · {model}" if model else "Hearth"
+        colour = "#2d5b8a" if role == "user" else "#8a4b2d"
+        cursor = self._cursor_at_end()
+        if not self.document().isEmpty():
+            cursor.insertBlock()
+        cursor.insertHtml(f'<p style="margin-top:12px"><b style="color:{colour}">{html.escape(who)}</b></p>')
+        cursor.insertBlock()
+        if role == "assistant" and status != "streaming" and content:
+            cursor.insertMarkdown(content)
+        else:
+            cursor.insertText(content)
+        note = STATUS_NOTES.get(status, "")
+        if error:
+            note = f"{note} {error}".strip()
+        if note:
+            self.append_note(note, error=bool(error))
+        self._scroll_to_end()
+
+    def append_token(self, text: str) -> None:
+        self._cursor_at_end().insertText(text)
+        self._scroll_to_end()
+
+    def append_note(self, text: str, *, error: bool = False) -> None:
+        colour = "#b00020" if error else "#666666"
+        cursor = self._cursor_at_end()
+        cursor.insertBlock()
+        cursor.insertHtml(f'<i style="color:{colour}">{html.escape(text)}</i>')
+        self._scroll_to_end()
+
+    def _scroll_to_end(self) -> None:
+        bar = self.verticalScrollBar()
+        bar.setValue(bar.maximum())

@@ -1,0 +1,118 @@
+"""`hearth`: the window by default; `hearth ask` and `hearth models` for terminals and scripts."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+
+from app import offline
+
+
+def main(argv: list[str] | None = None) -> int:
+    offline.apply()
+    parser = argparse.ArgumentParser(prog="hearth", description="A private assistant on your desktop.")
+    sub = parser.add_subparsers(dest="command")
+
+    ask = sub.add_parser("ask", help="answer one message on stdout (no window needed)")
+    ask.add_argument("text", help="the message; '-' reads it from stdin")
+    ask.add_argument("--model", help="model id (see `hearth models`)")
+    ask.add_argument("--conversation", type=int, help="continue this conversation id")
+    ask.add_argument("--max-tokens", type=int)
+    ask.add_argument("--json", action="store_true", help="print the result as JSON")
+
+    models = sub.add_parser("models", help="list the packaged models and check their files")
+    models.add_argument("--verify", action="store_true", help="hash every installed model (slow)")
+
+    sub.add_parser("gui", help="open the window (the default)")
+    args = parser.parse_args(argv)
+
+    if args.command == "ask":
+        return cmd_ask(args)
+    if args.command == "models":
+        return cmd_models(args)
+    from app.gui import run_gui
+
+    return run_gui()
+
+
+def cmd_ask(args) -> int:
+    from agent.assistant import Assistant
+    from agent.context import MessageRejected
+    from agent.events import AnswerFinished, Failed, Notice, Token
+    from memory.conversations import ConversationStore
+    from memory.db import Database
+    from memory.settings import load_settings
+
+    text = sys.stdin.read() if args.text == "-" else args.text
+    db = Database()
+    store = ConversationStore(db)
+    settings = load_settings(db)
+    if args.model:
+        settings.model = args.model
+    if args.max_tokens:
+        settings.max_tokens = args.max_tokens
+    conv = store.get(args.conversation) if args.conversation else store.create()
+    if conv is None:
+        print(f"hearth: no conversation {args.conversation}", file=sys.stderr)
+        return 2
+    assistant = Assistant(store, settings)
+    cancel = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: cancel.set())
+    result: dict = {"conversation": conv.id, "model": settings.model, "notices": []}
+    code = 0
+    try:
+        for event in assistant.respond(conv.id, text, cancel):
+            if isinstance(event, Token) and not args.json:
+                sys.stdout.write(event.text)
+                sys.stdout.flush()
+            elif isinstance(event, Notice):
+                result["notices"].append(event.text)
+                print(f"[{event.text}]", file=sys.stderr)
+            elif isinstance(event, Failed):
+                result["error"] = event.error
+                print(f"hearth: {event.error}", file=sys.stderr)
+                code = 1
+            elif isinstance(event, AnswerFinished):
+                result.update(answer=event.content, status=event.status, stats=event.stats)
+    except MessageRejected as exc:
+        print(f"hearth: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        assistant.close()
+        db.close()
+    if args.json:
+        print(json.dumps(result, ensure_ascii=False, indent=2))
+    elif code == 0:
+        print()
+    return code
+
+
+def cmd_models(args) -> int:
+    from agent.model_registry import ModelFileError, load_registry
+    from memory.settings import DEFAULT_MODEL
+
+    code = 0
+    for spec in load_registry().values():
+        default = " (default)" if spec.id == DEFAULT_MODEL else ""
+        print(f"{spec.id}{default}: {spec.title}, {spec.size / 1e6:.0f} MB, {spec.license}")
+        print(f"    role: {spec.role}")
+        print(f"    from: {', '.join(spec.packages) if len(spec.parts) < 3 else f'{spec.packages[0]} … {spec.packages[-1]}'}")
+        missing = spec.missing_parts()
+        if missing:
+            print(f"    status: not installed ({len(missing)} of {len(spec.parts)} packages missing): "
+                  f"pip install 'hearth[{spec.extra}]'")
+            continue
+        try:
+            path = spec.verify() if args.verify else spec.resolve()
+            print(f"    status: {'verified (sha256)' if args.verify else 'installed'} at {path}")
+        except ModelFileError as exc:
+            print(f"    status: BROKEN: {exc}")
+            code = 1
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

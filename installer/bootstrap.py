@@ -1,0 +1,105 @@
+"""First-use set-up behind `make run` / `make test`: a .venv with Hearth installed, then the command.
+
+Standard library only: this runs on a fresh machine that has nothing but Python 3.11.
+The install is redone only when pyproject.toml (or the chosen extras) change.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+VENV = ROOT / ".venv"
+STAMP = VENV / ".hearth-installed"
+EXTRAS = "models,test"
+
+# llama-cpp-python builds from source. Its default -march=native binary can crash on another
+# CPU (an installer or a copied .venv); this portable build keeps generation speed and costs
+# ~30 % prompt speed (docs/benchmarks.md). Set CMAKE_ARGS yourself to override.
+PORTABLE_CMAKE_ARGS = "-DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+
+# Debian/Ubuntu libraries Qt needs for a window (xcb) and offscreen rendering.
+QT_APT_PACKAGES = [
+    "libegl1", "libgl1", "libfontconfig1", "libxkbcommon0", "libxkbcommon-x11-0", "libdbus-1-3",
+    "libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1", "libxcb-shape0", "libxcb-randr0",
+    "libxcb-render-util0", "libxcb-xinerama0", "libxcb-image0", "libxcb-xkb1", "libglib2.0-0",
+]
+
+
+def venv_bin(name: str) -> Path:
+    sub = "Scripts" if os.name == "nt" else "bin"
+    exe = name + (".exe" if os.name == "nt" else "")
+    return VENV / sub / exe
+
+
+def say(msg: str) -> None:
+    print(f"[hearth setup] {msg}", file=sys.stderr, flush=True)
+
+
+def wanted_stamp() -> str:
+    digest = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    return f"{digest} {EXTRAS}"
+
+
+def ensure_venv() -> Path:
+    if sys.version_info[:2] != (3, 11):
+        sys.exit(f"Hearth needs Python 3.11; this is {sys.version.split()[0]}. "
+                 "Run with python3.11 (make picks it when it is on PATH).")
+    python = venv_bin("python")
+    if not python.exists():
+        say(f"creating {VENV}")
+        venv.create(VENV, with_pip=True)
+    if STAMP.exists() and STAMP.read_text() == wanted_stamp():
+        return python
+    say("installing Hearth and its models into .venv (first run: llama.cpp compiles, ~6-12 min)")
+    env = dict(os.environ)
+    env.setdefault("CMAKE_ARGS", PORTABLE_CMAKE_ARGS)
+    pip = [str(python), "-m", "pip", "--disable-pip-version-check"]
+    subprocess.run(pip + ["install", "-q", "--upgrade", "pip"], check=True, env=env)
+    subprocess.run(pip + ["install", "-e", f".[{EXTRAS}]"], check=True, env=env, cwd=ROOT)
+    ensure_qt_libraries(python)
+    STAMP.write_text(wanted_stamp())
+    return python
+
+
+def ensure_qt_libraries(python: Path) -> None:
+    probe = [str(python), "-c", "from PySide6 import QtWidgets"]
+    result = subprocess.run(probe, capture_output=True, text=True)
+    if result.returncode == 0 or not sys.platform.startswith("linux"):
+        return
+    apt = shutil.which("apt-get")
+    can_install = apt and hasattr(os, "geteuid") and os.geteuid() == 0
+    if not can_install:
+        say("Qt cannot load a system library:\n" + result.stderr.strip().splitlines()[-1])
+        say("install them with: sudo apt-get install " + " ".join(QT_APT_PACKAGES))
+        return
+    say("installing the system libraries Qt needs (apt-get)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run([apt, "update", "-q"], check=False, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run([apt, "install", "-y", "-q", *QT_APT_PACKAGES], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in {"run", "test", "install"}:
+        print("usage: bootstrap.py run|test|install [args...]", file=sys.stderr)
+        return 2
+    command, rest = argv[0], argv[1:]
+    python = ensure_venv()
+    if command == "install":
+        return 0
+    if command == "run":
+        cmd = [str(venv_bin("hearth")), *rest]
+    else:
+        cmd = [str(python), "-m", "pytest", *rest]
+    return subprocess.call(cmd, cwd=ROOT)
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,1 @@
+"""Everything Hearth keeps on disk: paths, the SQLite database, conversations and settings."""

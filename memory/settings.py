@@ -1,0 +1,51 @@
+"""User settings: a validated model, stored one key per row in the settings table."""
+
+from __future__ import annotations
+
+import os
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from sqlalchemy import select
+
+from memory.db import Database
+from memory.tables import Setting
+
+DEFAULT_MODEL = "qwen2.5-coder-0.5b"
+CONTEXT_SIZES = (2048, 4096, 8192, 16384, 32768)
+
+
+def default_threads() -> int:
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+    model: str = DEFAULT_MODEL
+    n_threads: int = Field(default_factory=default_threads, ge=1, le=64)
+    n_ctx: int = Field(default=4096, ge=512, le=32768)
+    max_tokens: int = Field(default=512, ge=16, le=4096)
+    temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+
+
+def load_settings(db: Database) -> Settings:
+    with db.session() as s:
+        stored = {row.key: row.value for row in s.scalars(select(Setting))}
+    known = {k: v for k, v in stored.items() if k in Settings.model_fields}
+    try:
+        return Settings(**known)
+    except ValidationError:
+        # A value from an older version that no longer validates: fall back per field.
+        settings = Settings()
+        for key, value in known.items():
+            try:
+                setattr(settings, key, value)
+            except ValidationError:
+                pass
+        return settings
+
+
+def save_settings(db: Database, settings: Settings) -> None:
+    with db.session() as s:
+        for key, value in settings.model_dump().items():
+            s.merge(Setting(key=key, value=value))
