@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtGui import QTextCursor
+from PySide6.QtGui import QTextBlockFormat, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QTextBrowser
 
 from memory.conversations import MessageRecord
@@ -30,9 +30,11 @@ class ChatView(QTextBrowser):
 
     def show_welcome(self) -> None:
         self.setHtml(WELCOME)
+        self.showing_welcome = True
 
     def show_messages(self, messages: list[MessageRecord]) -> None:
         self.clear()
+        self.showing_welcome = False
         if not messages:
             self.show_welcome()
             return
@@ -47,13 +49,20 @@ class ChatView(QTextBrowser):
 
     def append_message(self, role: str, content: str, *, status: str = "done",
                        model: str | None = None, error: str | None = None) -> None:
+        if self.showing_welcome:
+            self.clear()
+            self.showing_welcome = False
         who = "You" if role == "user" else f"Hearth · {model}" if model else "Hearth"
         colour = "#2d5b8a" if role == "user" else "#8a4b2d"
         cursor = self._cursor_at_end()
-        if not self.document().isEmpty():
-            cursor.insertBlock()
-        cursor.insertHtml(f'<p style="margin-top:12px"><b style="color:{colour}">{html.escape(who)}</b></p>')
-        cursor.insertBlock()
+        header = QTextBlockFormat()
+        header.setTopMargin(14)
+        if self.document().isEmpty():
+            cursor.setBlockFormat(header)
+        else:
+            cursor.insertBlock(header, QTextCharFormat())
+        cursor.insertHtml(f'<b style="color:{colour}">{html.escape(who)}</b>')
+        cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())  # the header's bold stops here
         if role == "assistant" and status != "streaming" and content:
             cursor.insertMarkdown(content)
         else:
@@ -66,13 +75,13 @@ class ChatView(QTextBrowser):
         self._scroll_to_end()
 
     def append_token(self, text: str) -> None:
-        self._cursor_at_end().insertText(text)
+        self._cursor_at_end().insertText(text, QTextCharFormat())
         self._scroll_to_end()
 
     def append_note(self, text: str, *, error: bool = False) -> None:
         colour = "#b00020" if error else "#666666"
         cursor = self._cursor_at_end()
-        cursor.insertBlock()
+        cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
         cursor.insertHtml(f'<i style="color:{colour}">{html.escape(text)}</i>')
         self._scroll_to_end()
 

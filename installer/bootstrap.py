@@ -29,6 +29,7 @@ QT_APT_PACKAGES = [
     "libegl1", "libgl1", "libfontconfig1", "libxkbcommon0", "libxkbcommon-x11-0", "libdbus-1-3",
     "libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1", "libxcb-shape0", "libxcb-randr0",
     "libxcb-render-util0", "libxcb-xinerama0", "libxcb-image0", "libxcb-xkb1", "libglib2.0-0",
+    "libwayland-cursor0", "libwayland-egl1",
 ]
 
 
@@ -68,15 +69,27 @@ def ensure_venv() -> Path:
     return python
 
 
+def missing_qt_libraries(python: Path) -> list[str]:
+    """System libraries the Qt window (xcb plugin) needs but cannot find, as ldd reports them."""
+    find = [str(python), "-c", "import PySide6, pathlib; print(pathlib.Path(PySide6.__file__).parent / 'Qt')"]
+    qt = Path(subprocess.run(find, capture_output=True, text=True, check=True).stdout.strip())
+    missing: set[str] = set()
+    for lib in [qt / "plugins/platforms/libqxcb.so", *sorted((qt / "lib").glob("libQt6*.so.6"))]:
+        out = subprocess.run(["ldd", str(lib)], capture_output=True, text=True).stdout
+        missing.update(line.split()[0] for line in out.splitlines() if "not found" in line)
+    return sorted(missing)
+
+
 def ensure_qt_libraries(python: Path) -> None:
-    probe = [str(python), "-c", "from PySide6 import QtWidgets"]
-    result = subprocess.run(probe, capture_output=True, text=True)
-    if result.returncode == 0 or not sys.platform.startswith("linux"):
+    if not sys.platform.startswith("linux") or not shutil.which("ldd"):
+        return
+    missing = missing_qt_libraries(python)
+    if not missing:
         return
     apt = shutil.which("apt-get")
     can_install = apt and hasattr(os, "geteuid") and os.geteuid() == 0
     if not can_install:
-        say("Qt cannot load a system library:\n" + result.stderr.strip().splitlines()[-1])
+        say("Qt's window needs system libraries that are missing: " + ", ".join(missing))
         say("install them with: sudo apt-get install " + " ".join(QT_APT_PACKAGES))
         return
     say("installing the system libraries Qt needs (apt-get)")
@@ -84,6 +97,9 @@ def ensure_qt_libraries(python: Path) -> None:
     subprocess.run([apt, "update", "-q"], check=False, env=env, stdout=subprocess.DEVNULL)
     subprocess.run([apt, "install", "-y", "-q", *QT_APT_PACKAGES], check=True, env=env,
                    stdout=subprocess.DEVNULL)
+    still = missing_qt_libraries(python)
+    if still:
+        say("still missing after apt-get (the window may not open): " + ", ".join(still))
 
 
 def main(argv: list[str]) -> int:
@@ -95,6 +111,7 @@ def main(argv: list[str]) -> int:
     if command == "install":
         return 0
     if command == "run":
+        ensure_qt_libraries(python)  # cheap (ldd), and a machine may have lost them since install
         cmd = [str(venv_bin("hearth")), *rest]
     else:
         cmd = [str(python), "-m", "pytest", *rest]

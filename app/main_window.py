@@ -1,0 +1,260 @@
+"""The main window: conversations on the left, the chat on the right, status at the bottom."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListView,
+                               QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton,
+                               QSplitter, QVBoxLayout, QWidget)
+
+from agent.context import MessageRejected, check_user_text
+from agent.events import AnswerFinished, AnswerStarted, Failed, Notice, Token, UserMessageSaved
+from app.chat_view import ChatView
+from app.conversation_list import ConversationIdRole, ConversationListModel
+from app.message_input import MessageInput
+from app.model_queue import ModelQueue
+from app.settings_dialog import SettingsDialog
+from memory.conversations import ConversationStore
+from memory.db import Database
+from memory.settings import Settings, save_settings
+
+PRIVACY_LABEL = "Offline — local model"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, db: Database, store: ConversationStore, settings: Settings,
+                 queue: ModelQueue):
+        super().__init__()
+        self.db, self.store, self.settings, self.queue = db, store, settings, queue
+        self.current_id: int | None = None
+        self._streaming_into: int | None = None  # conversation receiving the current answer
+        self.setWindowTitle("Hearth")
+        self.resize(1000, 680)
+        self._build_widgets()
+        self._build_actions()
+        queue.event.connect(self._on_event)
+        queue.busy_changed.connect(self._on_busy)
+        self._on_busy(False)
+        first = self.conversations.index(0, 0)
+        if first.isValid():
+            self.open_conversation(first.data(ConversationIdRole))
+
+    # ----- layout
+    def _build_widgets(self) -> None:
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(6, 6, 0, 6)
+        self.new_button = QPushButton("New conversation", objectName="newButton")
+        self.search = QLineEdit(objectName="searchBox", placeholderText="Search conversations",
+                                clearButtonEnabled=True)
+        self.conversations = ConversationListModel(self.store, self)
+        self.list_view = QListView(objectName="conversationList")
+        self.list_view.setModel(self.conversations)
+        self.list_view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.list_view.setTextElideMode(Qt.TextElideMode.ElideRight)
+        self.list_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.list_view.setUniformItemSizes(True)
+        left_layout.addWidget(self.new_button)
+        left_layout.addWidget(self.search)
+        left_layout.addWidget(self.list_view, 1)
+
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        right_layout.setContentsMargins(0, 6, 6, 6)
+        self.chat = ChatView()
+        self.input = MessageInput()
+        self.send_button = QPushButton("Send", objectName="sendButton")
+        self.stop_button = QPushButton("Stop", objectName="stopButton")
+        row = QHBoxLayout()
+        row.addWidget(self.input, 1)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.send_button)
+        buttons.addWidget(self.stop_button)
+        row.addLayout(buttons)
+        right_layout.addWidget(self.chat, 1)
+        right_layout.addLayout(row)
+
+        splitter = QSplitter()
+        splitter.addWidget(left)
+        splitter.addWidget(right)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([250, 750])
+        self.setCentralWidget(splitter)
+
+        self.privacy_label = QLabel(PRIVACY_LABEL, objectName="privacyLabel")
+        self.privacy_label.setToolTip("Nothing you type, attach or say leaves this computer.")
+        self.model_label = QLabel(objectName="modelLabel")
+        self.speed_label = QLabel(objectName="speedLabel")
+        self.progress = QProgressBar(objectName="busyBar", maximumWidth=120, textVisible=False)
+        self.progress.setRange(0, 0)
+        bar = self.statusBar()
+        bar.addWidget(self.privacy_label)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.model_label)
+        bar.addPermanentWidget(self.speed_label)
+        self._show_model()
+
+        self.new_button.clicked.connect(self.new_conversation)
+        self.search.textChanged.connect(self.conversations.refresh)
+        self.list_view.clicked.connect(lambda idx: self.open_conversation(idx.data(ConversationIdRole)))
+        self.list_view.activated.connect(lambda idx: self.open_conversation(idx.data(ConversationIdRole)))
+        self.list_view.customContextMenuRequested.connect(self._list_menu)
+        self.send_button.clicked.connect(self.send)
+        self.input.submitted.connect(self.send)
+        self.input.textChanged.connect(self._update_buttons)
+        self.stop_button.clicked.connect(self.stop)
+
+    def _build_actions(self) -> None:
+        def action(text, shortcut, slot, menu, name):
+            act = QAction(text, self, objectName=name)
+            act.setShortcut(QKeySequence(shortcut))
+            act.triggered.connect(slot)
+            menu.addAction(act)
+            self.addAction(act)
+            return act
+
+        file_menu = self.menuBar().addMenu("&File")
+        action("&New conversation", QKeySequence.StandardKey.New, self.new_conversation, file_menu, "actionNew")
+        action("&Settings…", "Ctrl+,", self.open_settings, file_menu, "actionSettings")
+        file_menu.addSeparator()
+        action("&Quit", QKeySequence.StandardKey.Quit, self.close, file_menu, "actionQuit")
+        conv_menu = self.menuBar().addMenu("&Conversation")
+        action("&Find…", QKeySequence.StandardKey.Find, self.search.setFocus, conv_menu, "actionFind")
+        action("&Rename…", "F2", self.rename_current, conv_menu, "actionRename")
+        action("&Delete", "Ctrl+Shift+Backspace", self.delete_current, conv_menu, "actionDelete")
+        action("&Stop answering", "Esc", self.stop, conv_menu, "actionStop")
+
+    # ----- conversations
+    def new_conversation(self) -> None:
+        conv = self.store.create()
+        self.search.clear()
+        self.conversations.refresh()
+        self.open_conversation(conv.id)
+        self.input.setFocus()
+
+    def open_conversation(self, conversation_id: int | None) -> None:
+        self.current_id = conversation_id
+        if conversation_id is None:
+            self.chat.show_welcome()
+        else:
+            self.chat.show_messages(self.store.messages(conversation_id))
+            row = self.conversations.row_of(conversation_id)
+            if row >= 0:
+                self.list_view.selectionModel().setCurrentIndex(
+                    self.conversations.index(row, 0), QItemSelectionModel.SelectionFlag.ClearAndSelect)
+        self._update_buttons()
+
+    def rename_current(self) -> None:
+        conv = self.store.get(self.current_id) if self.current_id else None
+        if conv is None:
+            return
+        title, ok = QInputDialog.getText(self, "Rename conversation", "Title:", text=conv.title)
+        if ok and title.strip():
+            self.store.rename(conv.id, title)
+            self.conversations.refresh()
+            self.open_conversation(conv.id)
+
+    def delete_current(self) -> None:
+        if self.current_id is None:
+            return
+        if self.queue.busy and self._streaming_into == self.current_id:
+            self.statusBar().showMessage("Stop the answer before deleting this conversation.", 5000)
+            return
+        conv = self.store.get(self.current_id)
+        answer = QMessageBox.question(self, "Delete conversation",
+                                      f"Delete “{conv.title}” and all its messages?")
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        self.store.delete(self.current_id)
+        self.conversations.refresh()
+        first = self.conversations.index(0, 0)
+        self.open_conversation(first.data(ConversationIdRole) if first.isValid() else None)
+
+    def _list_menu(self, pos) -> None:
+        index = self.list_view.indexAt(pos)
+        if not index.isValid():
+            return
+        self.open_conversation(index.data(ConversationIdRole))
+        menu = QMenu(self)
+        menu.addAction("Rename…", self.rename_current)
+        menu.addAction("Delete", self.delete_current)
+        menu.exec(self.list_view.viewport().mapToGlobal(pos))
+
+    # ----- sending
+    def send(self) -> None:
+        if self.queue.busy:
+            return
+        text = self.input.toPlainText()
+        try:
+            check_user_text(text)
+        except MessageRejected as exc:
+            self.statusBar().showMessage(str(exc), 8000)
+            return  # the text stays in the box: nothing is lost
+        if self.current_id is None:
+            self.new_conversation()
+        self._streaming_into = self.current_id
+        self.input.clear()
+        self.queue.send(self.current_id, text)
+
+    def stop(self) -> None:
+        self.queue.stop()
+
+    def _on_event(self, _run_id: int, event) -> None:
+        visible = self._streaming_into == self.current_id
+        if isinstance(event, UserMessageSaved):
+            self.conversations.refresh()
+            if visible:
+                self.chat.append_message("user", event.message.content)
+        elif isinstance(event, Notice):
+            self.statusBar().showMessage(event.text, 8000)
+        elif isinstance(event, AnswerStarted):
+            if visible:
+                self.chat.append_message("assistant", "", status="streaming", model=event.model)
+        elif isinstance(event, Token):
+            if visible:
+                self.chat.append_token(event.text)
+        elif isinstance(event, AnswerFinished):
+            speed = event.stats.get("tokens_per_s")
+            if speed:
+                self.speed_label.setText(f"{speed:.1f} tok/s")
+            if visible:
+                self.open_conversation(self.current_id)  # re-render the answer as Markdown
+        elif isinstance(event, Failed):
+            self.statusBar().showMessage(event.error, 15000)
+            if visible:
+                if event.message_id is None:
+                    self.chat.append_note(event.error, error=True)
+                else:
+                    self.open_conversation(self.current_id)
+
+    def _on_busy(self, busy: bool) -> None:
+        self.progress.setVisible(busy)
+        if not busy:
+            self._streaming_into = None
+        self._update_buttons()
+
+    def _update_buttons(self) -> None:
+        busy = self.queue.busy
+        self.stop_button.setEnabled(busy)
+        self.send_button.setEnabled(not busy and bool(self.input.toPlainText().strip()))
+
+    # ----- settings
+    def open_settings(self) -> None:
+        dialog = SettingsDialog(self.settings, self)
+        if dialog.exec():
+            self.apply_settings(dialog.result_settings())
+
+    def apply_settings(self, settings: Settings) -> None:
+        self.settings = settings
+        save_settings(self.db, settings)
+        self.queue.apply_settings(settings)
+        self._show_model()
+
+    def _show_model(self) -> None:
+        s = self.settings
+        self.model_label.setText(f"{s.model} · {s.n_threads} threads · {s.n_ctx:,} ctx")
+
+    def closeEvent(self, event) -> None:
+        self.queue.close()
+        super().closeEvent(event)
