@@ -92,7 +92,7 @@ class Assistant:
         yield AnswerStarted(answer.id, llm.name)
 
         parts: list[str] = []
-        last_flush = time.monotonic()
+        last_flush = float("-inf")  # the first token is saved at once, then every FLUSH_EVERY_S
         try:
             for piece in llm.stream(fitted.messages, max_tokens=fitted.max_tokens,
                                     temperature=self.settings.temperature, cancel=cancel):

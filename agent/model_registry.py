@@ -91,15 +91,15 @@ class ModelSpec:
     def resolve(self, progress: Callable[[int, int], None] | None = None) -> Path:
         """A GGUF path ready for llama.cpp; assembles parts on first use (sha256-checked).
 
-        Cheap after the first call: the assembled file is trusted when its size matches.
-        `verify()` rehashes on demand.
+        Cheap after the first call: the assembled file is trusted when its size matches and
+        the hash recorded beside it at assembly is this registry's. `verify()` rehashes.
         """
         target = self.target_path()
         if self.single_file:
             if target.stat().st_size != self.size:
                 raise self._corrupt_error(target, "its size is wrong")
             return target
-        if target.is_file() and target.stat().st_size == self.size:
+        if target.is_file() and target.stat().st_size == self.size and _recorded_sha(target) == self.sha256:
             return target
         self._assemble(target, progress)
         return target
@@ -141,6 +141,7 @@ class ModelSpec:
                 f"The parts of {self.title} are damaged (sha256 mismatch after joining "
                 f"{done} bytes). Reinstall them: {self.install_hint}")
         os.replace(tmp, target)
+        _sha_record(target).write_text(self.sha256)
 
     def _missing_error(self, missing: list[Part] | None = None) -> ModelFileError:
         missing = missing or list(self.parts)
@@ -151,6 +152,17 @@ class ModelSpec:
     def _corrupt_error(self, path: Path, why: str) -> ModelFileError:
         return ModelFileError(f"The model file {path} for {self.title} is damaged ({why}). "
                               f"Reinstall it with: {self.install_hint}")
+
+
+def _sha_record(path: Path) -> Path:
+    return path.with_name(path.name + ".sha256")
+
+
+def _recorded_sha(path: Path) -> str:
+    try:
+        return _sha_record(path).read_text().strip()
+    except OSError:
+        return ""
 
 
 def sha256_of(path: Path) -> str:
