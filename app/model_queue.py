@@ -26,6 +26,7 @@ class ModelQueue(QObject):
         self._runs = itertools.count(1)
         self._current: Job | None = None
         self._active_run: int | None = None
+        self._closed = False
         self.run_finished.connect(self._on_finished)
 
     @property
@@ -68,6 +69,9 @@ class ModelQueue(QObject):
         self._worker.submit(work, name="settings")
 
     def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
         self._worker.cancel_all()
         done = self._worker.submit(lambda _job: self.assistant.close(), name="close")
         done.wait(10)
