@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, Qt
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListView,
                                QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton,
@@ -82,6 +82,10 @@ class MainWindow(QMainWindow):
         splitter.setSizes([250, 750])
         self.setCentralWidget(splitter)
 
+        # Not QStatusBar.showMessage: it would hide the privacy label, which must always show.
+        self.notice_label = QLabel(objectName="noticeLabel")
+        self._notice_timer = QTimer(self, singleShot=True)
+        self._notice_timer.timeout.connect(self.notice_label.clear)
         self.privacy_label = QLabel(PRIVACY_LABEL, objectName="privacyLabel")
         self.privacy_label.setToolTip("Nothing you type, attach or say leaves this computer.")
         self.model_label = QLabel(objectName="modelLabel")
@@ -90,6 +94,7 @@ class MainWindow(QMainWindow):
         self.progress.setRange(0, 0)
         bar = self.statusBar()
         bar.addWidget(self.privacy_label)
+        bar.addWidget(self.notice_label, 1)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.model_label)
         bar.addPermanentWidget(self.speed_label)
@@ -125,8 +130,16 @@ class MainWindow(QMainWindow):
         action("&Delete", "Ctrl+Shift+Backspace", self.delete_current, conv_menu, "actionDelete")
         action("&Stop answering", "Esc", self.stop, conv_menu, "actionStop")
 
+    def show_notice(self, text: str, ms: int = 8000) -> None:
+        self.notice_label.setText(text)
+        self.notice_label.setToolTip(text)
+        self._notice_timer.start(ms)
+
     # ----- conversations
     def new_conversation(self) -> None:
+        if self.current_id is not None and not self.store.messages(self.current_id):
+            self.input.setFocus()  # the open conversation is still empty: use it
+            return
         conv = self.store.create()
         self.search.clear()
         self.conversations.refresh()
@@ -159,7 +172,7 @@ class MainWindow(QMainWindow):
         if self.current_id is None:
             return
         if self.queue.busy and self._streaming_into == self.current_id:
-            self.statusBar().showMessage("Stop the answer before deleting this conversation.", 5000)
+            self.show_notice("Stop the answer before deleting this conversation.", 5000)
             return
         conv = self.store.get(self.current_id)
         answer = QMessageBox.question(self, "Delete conversation",
@@ -189,7 +202,7 @@ class MainWindow(QMainWindow):
         try:
             check_user_text(text)
         except MessageRejected as exc:
-            self.statusBar().showMessage(str(exc), 8000)
+            self.show_notice(str(exc), 8000)
             return  # the text stays in the box: nothing is lost
         if self.current_id is None:
             self.new_conversation()
@@ -207,8 +220,9 @@ class MainWindow(QMainWindow):
             if visible:
                 self.chat.append_message("user", event.message.content)
         elif isinstance(event, Notice):
-            self.statusBar().showMessage(event.text, 8000)
+            self.show_notice(event.text, 8000)
         elif isinstance(event, AnswerStarted):
+            self.show_notice("", 0)
             if visible:
                 self.chat.append_message("assistant", "", status="streaming", model=event.model)
         elif isinstance(event, Token):
@@ -221,7 +235,7 @@ class MainWindow(QMainWindow):
             if visible:
                 self.open_conversation(self.current_id)  # re-render the answer as Markdown
         elif isinstance(event, Failed):
-            self.statusBar().showMessage(event.error, 15000)
+            self.show_notice(event.error, 15000)
             if visible:
                 if event.message_id is None:
                     self.chat.append_note(event.error, error=True)

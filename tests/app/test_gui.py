@@ -57,7 +57,7 @@ def chat_text(window):
 
 def test_enter_sends_and_the_answer_appears(qtbot, open_window):
     window = open_window(scripted(["Hello there, friend."]))
-    assert window.privacy_label.text() == PRIVACY_LABEL
+    assert window.privacy_label.text() == PRIVACY_LABEL and window.privacy_label.isVisible()
     type_and_enter(qtbot, window, "hi")
     qtbot.waitUntil(lambda: "Hello there, friend." in chat_text(window), timeout=5000)
     qtbot.waitUntil(lambda: not window.queue.busy, timeout=5000)
@@ -129,7 +129,7 @@ def test_empty_and_huge_messages_are_refused_without_losing_the_text(qtbot, open
     huge = "a" * 100_001
     window.input.setPlainText(huge)
     window.send()
-    assert "100,000" in window.statusBar().currentMessage()
+    assert "100,000" in window.notice_label.text()
     assert window.input.toPlainText() == huge
     assert window.conversations.rowCount() == 0
 
@@ -142,7 +142,8 @@ def test_a_broken_model_is_reported_in_the_chat(qtbot, open_window):
     type_and_enter(qtbot, window, "anyone there?")
     qtbot.waitUntil(lambda: "pip install z" in chat_text(window), timeout=5000)
     assert "anyone there?" in chat_text(window)
-    assert "pip install z" in window.statusBar().currentMessage()
+    assert "pip install z" in window.notice_label.text()
+    assert window.privacy_label.isVisible()  # notices never hide what may leave the machine
 
 
 def test_new_rename_search_and_delete(qtbot, open_window, monkeypatch):
