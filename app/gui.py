@@ -38,6 +38,7 @@ def run_gui(argv: list[str] | None = None) -> int:
     queue = ModelQueue(Assistant(store, settings))
     window = MainWindow(db, store, settings, queue)
     window.show()
+    queue.warm_up()
     try:
         return app.exec()
     finally:

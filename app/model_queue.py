@@ -9,7 +9,7 @@ from PySide6.QtCore import QObject, Signal
 
 from agent.assistant import Assistant
 from agent.context import MessageRejected
-from agent.events import Failed
+from agent.events import Failed, Notice
 from agent.worker import Job, SerialWorker
 from memory.settings import Settings
 
@@ -57,6 +57,19 @@ class ModelQueue(QObject):
             self._active_run = None
             self.busy_changed.emit(False)
 
+    def warm_up(self) -> None:
+        """Load the model in the background at start-up; failures surface on the first send."""
+        def work(job: Job) -> None:
+            model = self.assistant.settings.model
+            self.event.emit(0, Notice(f"Loading {model}…"))
+            try:
+                self.assistant.warm_up(job.cancelled)
+                self.event.emit(0, Notice(f"{model} is ready."))
+            except Exception as exc:  # noqa: BLE001 - shown; the first message reports it again
+                self.event.emit(0, Notice(str(exc)))
+
+        self._worker.submit(work, name="warm-up")
+
     def stop(self) -> None:
         if self._current is not None:
             self._current.cancel()
@@ -67,6 +80,7 @@ class ModelQueue(QObject):
             self.assistant.settings = settings
 
         self._worker.submit(work, name="settings")
+        self.warm_up()
 
     def close(self) -> None:
         if self._closed:

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shutil
 import statistics
 import sys
 import tempfile
@@ -390,6 +391,7 @@ def main(argv=None) -> int:
 
     for side in sides:
         side.close()
+    shutil.rmtree(home, ignore_errors=True)
 
     # ------------------------------------------------------------ checks
     labels = [s.label for s in sides]

@@ -127,3 +127,13 @@ def test_interrupted_answers_are_replayed_but_failed_ones_are_not(store):
     assistant, _ = make(store, llm)
     list(assistant.respond(conv.id, "q3"))
     assert [m["content"] for m in llm.prompts[-1][1:]] == ["q1", "partial", "q2", "q3"]
+
+
+def test_warm_up_loads_the_model_and_reads_the_system_prompt(store):
+    llm = ScriptedLLM(["x"])
+    assistant, made = make(store, llm)
+    assistant.warm_up()
+    assert len(made) == 1 and assistant.model_loaded
+    assert llm.prompts[0][0]["role"] == "system"
+    list(assistant.respond(store.create().id, "hi"))
+    assert len(made) == 1

@@ -8,6 +8,7 @@ from agent.assistant import Assistant
 from agent.events import AnswerFinished, Notice, Token
 from agent.llama_cpp_llm import LlamaCppLLM
 from agent.llm import ModelLoadError
+from agent.prompts import load_prompt
 from memory.settings import Settings
 
 pytestmark = pytest.mark.real_model
@@ -106,3 +107,14 @@ def test_a_long_conversation_in_a_small_context_is_trimmed_not_crashed(store):
     assert "left out" in notices and "too long" in notices
     assert events[-1].stats["prompt_tokens"] + 1 <= 512
     assert any(isinstance(e, Token) for e in events)
+
+
+def test_warm_up_leaves_the_system_prompt_in_the_kv_cache(store):
+    assistant = Assistant(store, Settings(model="smollm2-135m", n_ctx=1024, n_threads=2))
+    try:
+        assistant.warm_up()
+        llama = assistant.llm().load()
+        system_tokens = assistant.llm().count_tokens(load_prompt("chat")["system"])
+        assert llama.n_tokens > system_tokens  # system prompt + a tiny turn, evaluated once
+    finally:
+        assistant.close()

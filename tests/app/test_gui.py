@@ -199,3 +199,10 @@ def test_the_real_window_chats_with_a_real_model(qtbot, open_window):
     assert answer.status == "done" and answer.content.strip(), answer
     assert answer.model == "smollm2-135m"
     assert "Hearth · smollm2-135m" in chat_text(window)
+
+
+def test_the_model_warms_up_in_the_background_with_a_notice(qtbot, open_window):
+    window = open_window(scripted(["ok"], delay_s=0.0))
+    window.queue.warm_up()
+    qtbot.waitUntil(lambda: "is ready" in window.notice_label.text(), timeout=5000)
+    assert window.queue.assistant.model_loaded
