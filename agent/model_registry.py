@@ -34,11 +34,7 @@ class Part:
     version: str
 
     def locate(self) -> Path | None:
-        spec = importlib.util.find_spec(self.module)
-        if spec is None or not spec.submodule_search_locations:
-            return None
-        path = Path(list(spec.submodule_search_locations)[0]) / self.file
-        return path if path.is_file() else None
+        return locate_package_file(self.module, self.file)
 
     def installed_version(self) -> str | None:
         try:
@@ -99,7 +95,7 @@ class ModelSpec:
             if target.stat().st_size != self.size:
                 raise self._corrupt_error(target, "its size is wrong")
             return target
-        if target.is_file() and target.stat().st_size == self.size and _recorded_sha(target) == self.sha256:
+        if is_joined(target, self.sha256, self.size):
             return target
         self._assemble(target, progress)
         return target
@@ -116,32 +112,8 @@ class ModelSpec:
         missing = self.missing_parts()
         if missing:
             raise self._missing_error(missing)
-        tmp = target.with_name(target.name + ".partial")
-        digest = hashlib.sha256()
-        done = 0
-        try:
-            with open(tmp, "wb") as out:
-                for part in self.parts:
-                    with open(part.locate(), "rb") as f:  # type: ignore[arg-type]
-                        while chunk := f.read(CHUNK):
-                            out.write(chunk)
-                            digest.update(chunk)
-                            done += len(chunk)
-                            if progress:
-                                progress(done, self.size)
-                out.flush()
-                os.fsync(out.fileno())
-        except OSError as exc:
-            tmp.unlink(missing_ok=True)
-            raise ModelFileError(f"Could not write {target} while assembling {self.title}: "
-                                 f"{exc.strerror or exc}. Free some disk space and try again.") from exc
-        if digest.hexdigest() != self.sha256 or done != self.size:
-            tmp.unlink(missing_ok=True)
-            raise ModelFileError(
-                f"The parts of {self.title} are damaged (sha256 mismatch after joining "
-                f"{done} bytes). Reinstall them: {self.install_hint}")
-        os.replace(tmp, target)
-        _sha_record(target).write_text(self.sha256)
+        join_files([p.locate() for p in self.parts], target, sha256=self.sha256, size=self.size,
+                   title=self.title, install_hint=self.install_hint, progress=progress)
 
     def _missing_error(self, missing: list[Part] | None = None) -> ModelFileError:
         missing = missing or list(self.parts)
@@ -152,6 +124,54 @@ class ModelSpec:
     def _corrupt_error(self, path: Path, why: str) -> ModelFileError:
         return ModelFileError(f"The model file {path} for {self.title} is damaged ({why}). "
                               f"Reinstall it with: {self.install_hint}")
+
+
+def locate_package_file(module: str, relative: str) -> Path | None:
+    """A file or folder shipped inside an installed package, found without importing it."""
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    path = Path(list(spec.submodule_search_locations)[0]) / relative
+    return path if path.exists() else None
+
+
+def is_joined(target: Path, sha256: str, size: int | None = None) -> bool:
+    """True when `target` was joined and checked by `join_files` for this sha256."""
+    return (target.is_file() and (size is None or target.stat().st_size == size)
+            and _recorded_sha(target) == sha256)
+
+
+def join_files(sources: list[Path], target: Path, *, sha256: str, size: int | None, title: str,
+               install_hint: str, progress: Callable[[int, int], None] | None = None) -> Path:
+    """Concatenate `sources` into `target`, hashing on the way; the file appears only if the
+    hash matches. Records the hash beside it so `is_joined` is cheap afterwards."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(target.name + ".partial")
+    digest = hashlib.sha256()
+    done = 0
+    try:
+        with open(tmp, "wb") as out:
+            for source in sources:
+                with open(source, "rb") as f:
+                    while chunk := f.read(CHUNK):
+                        out.write(chunk)
+                        digest.update(chunk)
+                        done += len(chunk)
+                        if progress:
+                            progress(done, size or 0)
+            out.flush()
+            os.fsync(out.fileno())
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise ModelFileError(f"Could not write {target} while assembling {title}: "
+                             f"{exc.strerror or exc}. Free some disk space and try again.") from exc
+    if digest.hexdigest() != sha256 or (size is not None and done != size):
+        tmp.unlink(missing_ok=True)
+        raise ModelFileError(f"The parts of {title} are damaged (sha256 mismatch after joining "
+                             f"{done} bytes). Reinstall them: {install_hint}")
+    os.replace(tmp, target)
+    _sha_record(target).write_text(sha256)
+    return target
 
 
 def _sha_record(path: Path) -> Path:

@@ -26,6 +26,19 @@ def main(argv: list[str] | None = None) -> int:
     models = sub.add_parser("models", help="list the packaged models and check their files")
     models.add_argument("--verify", action="store_true", help="hash every installed model (slow)")
 
+    expert = sub.add_parser("expert", help="run one expert on a file and print its JSON")
+    expert.add_argument("name", help="speech-to-text | object-detection | pose-estimation | face-recognition")
+    expert.add_argument("file")
+
+    faces = sub.add_parser("faces", help="people whose faces Hearth recognises")
+    faces_sub = faces.add_subparsers(dest="faces_command", required=True)
+    enroll = faces_sub.add_parser("enroll", help="learn a face from a photo with one face in it")
+    enroll.add_argument("name")
+    enroll.add_argument("image")
+    faces_sub.add_parser("list", help="list enrolled people")
+    forget = faces_sub.add_parser("forget", help="delete every enrolled photo of a person")
+    forget.add_argument("name")
+
     sub.add_parser("gui", help="open the window (the default)")
     args = parser.parse_args(argv)
 
@@ -33,6 +46,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_ask(args)
     if args.command == "models":
         return cmd_models(args)
+    if args.command == "expert":
+        return cmd_expert(args)
+    if args.command == "faces":
+        return cmd_faces(args)
     from app.gui import run_gui
 
     return run_gui()
@@ -88,6 +105,60 @@ def cmd_ask(args) -> int:
     elif code == 0:
         print()
     return code
+
+
+def cmd_expert(args) -> int:
+    from experts.base import ExpertError
+    from experts.registry import ExpertRegistry
+    from memory.db import Database
+
+    db = Database()
+    registry = ExpertRegistry(db)
+    try:
+        expert = registry.get(args.name)
+        (arg_name,) = expert.inputs
+        result = expert(**{arg_name: args.file})
+    except ExpertError as exc:
+        print(f"hearth: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        registry.close()
+        db.close()
+    print(json.dumps(result.to_json(), ensure_ascii=False, indent=2))
+    return 0
+
+
+def cmd_faces(args) -> int:
+    from experts.base import ExpertError
+    from experts.faces import FaceRecognition
+    from memory.db import Database
+    from memory.faces import FaceStore
+
+    db = Database()
+    try:
+        if args.faces_command == "list":
+            people = FaceStore(db).people()
+            for person in people:
+                print(f"{person.name}\t{person.samples} photo(s)")
+            if not people:
+                print("No faces enrolled. Enroll one with: hearth faces enroll NAME PHOTO")
+        elif args.faces_command == "forget":
+            n = FaceStore(db).forget(args.name)
+            print(f"Forgot {n} photo(s) of {args.name}.")
+            return 0 if n else 1
+        else:
+            expert = FaceRecognition(db=db)
+            try:
+                face_id = expert.enroll(args.name, args.image)
+            finally:
+                expert.close()
+            print(f"Enrolled {args.name} (face #{face_id}).")
+    except (ExpertError, ValueError) as exc:
+        print(f"hearth: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        db.close()
+    return 0
 
 
 def cmd_models(args) -> int:

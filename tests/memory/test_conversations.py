@@ -8,9 +8,36 @@ def test_a_new_database_is_migrated_private_and_in_wal_mode(db, hearth_home):
     assert hearth_home.stat().st_mode & 0o077 == 0
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0001"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
         tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"conversations", "messages", "attachments", "settings"} <= tables
+    assert {"conversations", "messages", "attachments", "settings", "faces"} <= tables
+
+
+def test_upgrading_an_old_database_keeps_a_copy_first(hearth_home):
+    from importlib import resources
+
+    from alembic import command
+    from alembic.config import Config
+    from sqlalchemy import create_engine
+
+    path = hearth_home / "hearth.db"
+    hearth_home.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(f"sqlite:///{path}")
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("memory") / "migrations"))
+    with engine.begin() as conn:
+        config.attributes["connection"] = conn
+        command.upgrade(config, "0001")
+        conn.exec_driver_sql("INSERT INTO conversations (title, created_at, updated_at) "
+                             "VALUES ('from 0001', '2026-01-01', '2026-01-01')")
+    engine.dispose()
+    db = Database()
+    try:
+        backup = hearth_home / "hearth.db.before-0002"
+        assert backup.exists()
+        assert [c.title for c in ConversationStore(db).list()] == ["from 0001"]
+    finally:
+        db.close()
 
 
 def test_reopening_keeps_everything(db, store):
