@@ -9,18 +9,26 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 from agent.context import check_user_text, fit_to_context
-from agent.events import AnswerFinished, AnswerStarted, Event, Failed, Notice, Token, UserMessageSaved
+from agent.events import (AnswerFinished, AnswerStarted, Event, ExpertFinished, ExpertStarted,
+                          Failed, Notice, Token, UserMessageSaved)
+from agent.expert_context import results_block
 from agent.llm import LLM, ModelLoadError
 from agent.model_registry import ModelFileError, get_model
 from agent.prompts import load_prompt
-from memory.conversations import ConversationStore
+from memory.conversations import AttachmentError, AttachmentRecord, ConversationStore, MessageRecord
 from memory.settings import Settings
 
 FLUSH_EVERY_S = 0.5
 REPLAYED_STATUSES = {"done", "stopped", "interrupted"}
+# Until the planner (agent issue) decides, every attachment goes to the experts for its kind.
+EXPERTS_FOR_KIND = {
+    "audio": ("speech-to-text",),
+    "image": ("object-detection", "pose-estimation", "face-recognition"),
+}
 
 LLMFactory = Callable[[Settings], LLM]
 
@@ -36,12 +44,22 @@ def llm_from_settings(settings: Settings) -> LLM:
 
 class Assistant:
     def __init__(self, store: ConversationStore, settings: Settings,
-                 llm_factory: LLMFactory = llm_from_settings):
+                 llm_factory: LLMFactory = llm_from_settings, experts=None):
         self.store = store
         self.settings = settings
         self._factory = llm_factory
         self._llm: LLM | None = None
         self._llm_key: tuple | None = None
+        self._experts = experts  # an experts.runner.ExpertRunner, made on first attachment
+
+    @property
+    def experts(self):
+        if self._experts is None:
+            from experts.registry import ExpertRegistry
+            from experts.runner import ExpertRunner
+
+            self._experts = ExpertRunner(ExpertRegistry(self.store.db))
+        return self._experts
 
     def _key(self) -> tuple:
         s = self.settings
@@ -53,7 +71,7 @@ class Assistant:
 
     def llm(self) -> LLM:
         if self._llm is None or self._llm_key != self._key():
-            self.close()
+            self._close_llm()
             self._llm = self._factory(self.settings)
             self._llm_key = self._key()
         return self._llm
@@ -69,30 +87,61 @@ class Assistant:
         for _ in llm.stream(messages, max_tokens=1, temperature=0.0, cancel=cancel):
             pass
 
-    def close(self) -> None:
+    def _close_llm(self) -> None:
         if self._llm is not None:
             self._llm.close()
             self._llm = None
             self._llm_key = None
 
-    def respond(self, conversation_id: int, text: str,
-                cancel: threading.Event | None = None) -> Iterator[Event]:
-        """Answer `text` in the conversation. Raises MessageRejected before storing anything."""
+    def close(self) -> None:
+        self._close_llm()
+        if self._experts is not None:
+            self._experts.close()
+            self._experts = None
+
+    def respond(self, conversation_id: int, text: str, cancel: threading.Event | None = None,
+                attachments: Sequence[str | Path] = ()) -> Iterator[Event]:
+        """Answer `text` (and any attached files) in the conversation.
+
+        Raises MessageRejected before storing anything.
+        """
+        prompts = load_prompt("chat")
+        if attachments and not text.strip():
+            text = prompts["default_request_with_attachments"]
         text = check_user_text(text)
-        history = [(m.role, m.content) for m in self.store.messages(conversation_id)
-                   if m.role in ("user", "assistant") and m.content and m.status in REPLAYED_STATUSES]
-        yield UserMessageSaved(self.store.add_message(conversation_id, "user", text))
+        history = _history(self.store.messages(conversation_id), prompts["attachments_intro"])
+        user = self.store.add_message(conversation_id, "user", text)
+        answer_meta: dict = {}
+        saved: list[AttachmentRecord] = []
+        if attachments:
+            try:
+                saved = self.store.add_attachments(user.id, [Path(a) for a in attachments])
+            except AttachmentError as exc:
+                answer_meta["error"] = str(exc)
+        yield UserMessageSaved(user)
 
         answer = self.store.add_message(conversation_id, "assistant", "", status="streaming",
-                                        model=self.settings.model)
+                                        model=self.settings.model, meta=answer_meta)
+        if "error" in answer_meta:
+            self.store.update_message(answer.id, status="error")
+            yield Failed(answer.id, answer_meta["error"])
+            return
+        traces: list[dict] = []
+        for event in self._run_experts(saved, cancel):
+            yield event
+            if isinstance(event, ExpertFinished):
+                traces.append(event.to_trace())
+                self.store.update_message(answer.id, meta={"experts": traces})
+        prompt_text = f"{text}\n\n{results_block(prompts['attachments_intro'], traces)}" if traces else text
         try:
             if not self.model_loaded:
                 yield Notice(f"Loading {self.settings.model}…")
             llm = self.llm()
-            fitted = fit_to_context(load_prompt("chat")["system"], history, text, llm.count_tokens,
+            fitted = fit_to_context(prompts["system"], history, prompt_text, llm.count_tokens,
                                     llm.n_ctx, self.settings.max_tokens)
         except (ModelFileError, ModelLoadError) as exc:
-            self.store.update_message(answer.id, status="error", meta={"error": str(exc)})
+            self.store.update_message(answer.id, status="error",
+                                      meta={"error": str(exc), "experts": traces})
             yield Failed(answer.id, str(exc))
             return
         if fitted.dropped_messages:
@@ -115,12 +164,56 @@ class Assistant:
         except Exception as exc:  # noqa: BLE001 - any model failure ends this answer, not the app
             content = "".join(parts)
             self.store.update_message(answer.id, content=content, status="error",
-                                      meta={"error": str(exc)})
+                                      meta={"error": str(exc), "experts": traces})
             yield Failed(answer.id, f"The model failed while answering: {exc}")
             return
         stats = llm.last_stats.as_dict()
         stats["prompt_tokens"] = fitted.prompt_tokens
+        if traces:
+            stats["experts"] = traces
         status = "stopped" if cancel is not None and cancel.is_set() else "done"
         content = "".join(parts)
         self.store.update_message(answer.id, content=content, status=status, meta=stats)
         yield AnswerFinished(answer.id, status, content, stats)
+
+    def _run_experts(self, attachments: list[AttachmentRecord],
+                     cancel: threading.Event | None) -> Iterator[Event]:
+        from experts.base import ExpertError
+        from experts.inputs import kind_of
+
+        for att in attachments:
+            names = EXPERTS_FOR_KIND.get(kind_of(att.name) or "", ())
+            if not names:
+                yield ExpertFinished("none", att.name, None,
+                                     error=f"Hearth can't read {att.path.suffix or 'this kind of'} files yet.")
+                continue
+            for name in names:
+                if cancel is not None and cancel.is_set():
+                    return
+                yield ExpertStarted(name, att.name)
+                try:
+                    (arg,) = self.experts.registry.get(name).inputs
+                    result = self.experts.run(name, {arg: str(att.path)}, cancel=cancel)
+                except ExpertError as exc:
+                    yield ExpertFinished(name, att.name, None, error=str(exc))
+                    continue
+                yield ExpertFinished(name, att.name, result.data,
+                                     annotated=str(result.annotated) if result.annotated else None,
+                                     seconds=result.seconds)
+
+
+def _history(messages: list[MessageRecord], intro: str) -> list[tuple[str, str]]:
+    """The conversation as the model should see it: expert results of earlier turns go back
+    beside the question they answered, so follow-up questions can use them."""
+    out: list[tuple[str, str]] = []
+    for i, m in enumerate(messages):
+        if m.role not in ("user", "assistant") or not m.content:
+            continue
+        if m.role == "assistant" and m.status not in REPLAYED_STATUSES:
+            continue
+        content = m.content
+        reply = messages[i + 1] if i + 1 < len(messages) else None
+        if m.role == "user" and reply is not None and reply.meta.get("experts"):
+            content = f"{content}\n\n{results_block(intro, reply.meta['experts'])}"
+        out.append((m.role, content))
+    return out

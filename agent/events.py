@@ -38,9 +38,31 @@ class AnswerFinished:
 
 
 @dataclass(frozen=True)
+class ExpertStarted:
+    expert: str
+    file: str
+
+
+@dataclass(frozen=True)
+class ExpertFinished:
+    """One expert's run on one attachment: `result` is the spec's JSON, or `error` says why not."""
+    expert: str
+    file: str
+    result: dict | None
+    error: str | None = None
+    annotated: str | None = None
+    seconds: float = 0.0
+
+    def to_trace(self) -> dict:
+        return {"expert": self.expert, "file": self.file, "result": self.result,
+                "error": self.error, "annotated": self.annotated, "seconds": round(self.seconds, 3)}
+
+
+@dataclass(frozen=True)
 class Failed:
     message_id: int | None
     error: str
 
 
-Event = UserMessageSaved | Notice | AnswerStarted | Token | AnswerFinished | Failed
+Event = (UserMessageSaved | Notice | ExpertStarted | ExpertFinished | AnswerStarted | Token
+         | AnswerFinished | Failed)

@@ -19,6 +19,19 @@ MAX_IMAGE_PIXELS = 60_000_000  # ~ a 10,000 × 6,000 photo; decompression bombs 
 MAX_AUDIO_SECONDS = 60 * 60
 
 
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff"}
+
+
+def kind_of(path: str | Path) -> str | None:
+    """'audio', 'image' or None, by file name: what the user attached, before any decoding."""
+    suffix = Path(path).suffix.lower()
+    if suffix in AUDIO_SUFFIXES:
+        return "audio"
+    if suffix in IMAGE_SUFFIXES:
+        return "image"
+    return None
+
+
 def check_file(path: str | Path, max_bytes: int) -> Path:
     p = Path(path).expanduser()
     if not p.exists():

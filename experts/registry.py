@@ -28,22 +28,30 @@ def expert_class(name: str) -> type[Expert]:
 class ExpertRegistry:
     """Owns one instance per expert (weights load on first run) and closes them all."""
 
-    def __init__(self, db: Any = None):
+    def __init__(self, db: Any = None, classes: dict[str, type[Expert]] | None = None):
+        """`classes` replaces the built-ins (tests register small fakes this way)."""
         self.db = db
+        self._classes = classes
         self._instances: dict[str, Expert] = {}
 
-    @staticmethod
-    def names() -> list[str]:
-        return list(BUILTIN)
+    def names(self) -> list[str]:
+        return list(self._classes if self._classes is not None else BUILTIN)
+
+    def _class(self, name: str) -> type[Expert]:
+        if self._classes is None:
+            return expert_class(name)
+        if name not in self._classes:
+            raise ExpertError(f"Unknown expert {name!r}. Experts: {', '.join(self._classes)}.")
+        return self._classes[name]
 
     def get(self, name: str) -> Expert:
         if name not in self._instances:
-            cls = expert_class(name)
+            cls = self._class(name)
             self._instances[name] = cls(db=self.db) if getattr(cls, "needs_db", False) else cls()
         return self._instances[name]
 
     def tool_specs(self) -> list[dict[str, Any]]:
-        return [expert_class(n).tool_spec() for n in BUILTIN]
+        return [self._class(n).tool_spec() for n in self.names()]
 
     def close(self) -> None:
         for expert in self._instances.values():

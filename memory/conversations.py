@@ -9,10 +9,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, update
+import shutil
+from pathlib import Path
 
+from sqlalchemy import delete, or_, select, update
+from sqlalchemy.orm import selectinload
+
+from memory import paths
 from memory.db import Database
-from memory.tables import Conversation, Message, utcnow
+from memory.tables import Attachment, Conversation, Message, utcnow
+
+MAX_ATTACHMENT_BYTES = 200 * 1024 * 1024
 
 TITLE_LENGTH = 60
 
@@ -25,6 +32,14 @@ class ConversationRecord:
 
 
 @dataclass(frozen=True)
+class AttachmentRecord:
+    id: int
+    name: str
+    path: Path
+    size: int
+
+
+@dataclass(frozen=True)
 class MessageRecord:
     id: int
     conversation_id: int
@@ -34,15 +49,22 @@ class MessageRecord:
     model: str | None
     created_at: datetime
     meta: dict = field(default_factory=dict)
+    attachments: tuple[AttachmentRecord, ...] = ()
+
+
+class AttachmentError(ValueError):
+    """An attachment can't be kept (missing, too big, disk full); the text says which and why."""
 
 
 def _conv(c: Conversation) -> ConversationRecord:
     return ConversationRecord(c.id, c.title, c.updated_at)
 
 
-def _msg(m: Message) -> MessageRecord:
+def _msg(m: Message, with_attachments: bool = True) -> MessageRecord:
+    attachments = tuple(AttachmentRecord(a.id, a.name, Path(a.path), a.size)
+                        for a in m.attachments) if with_attachments else ()
     return MessageRecord(m.id, m.conversation_id, m.role, m.content, m.status, m.model,
-                         m.created_at, dict(m.meta or {}))
+                         m.created_at, dict(m.meta or {}), attachments)
 
 
 def title_from(text: str) -> str:
@@ -89,7 +111,8 @@ class ConversationStore:
             s.execute(delete(Conversation).where(Conversation.id == conversation_id))
 
     def messages(self, conversation_id: int) -> list[MessageRecord]:
-        stmt = select(Message).where(Message.conversation_id == conversation_id).order_by(Message.id)
+        stmt = (select(Message).where(Message.conversation_id == conversation_id)
+                .options(selectinload(Message.attachments)).order_by(Message.id))
         with self.db.session() as s:
             return [_msg(m) for m in s.scalars(stmt)]
 
@@ -107,7 +130,7 @@ class ConversationStore:
             s.add(msg)
             conv.updated_at = utcnow()
             s.flush()
-            return _msg(msg)
+            return _msg(msg, with_attachments=False)
 
     def update_message(self, message_id: int, *, content: str | None = None,
                        status: str | None = None, meta: dict | None = None) -> None:
@@ -121,6 +144,39 @@ class ConversationStore:
         if values:
             with self.db.session() as s:
                 s.execute(update(Message).where(Message.id == message_id).values(**values))
+
+    def add_attachments(self, message_id: int, files: list[Path]) -> list[AttachmentRecord]:
+        """Copy each file into the data folder (the user may move or delete the original) and
+        link it to the message. Content-addressed, so the same file dropped twice is kept once."""
+        import hashlib
+
+        stored: list[tuple[str, Path, int]] = []
+        for src in files:
+            src = Path(src)
+            if not src.is_file():
+                raise AttachmentError(f"{src.name}: file not found.")
+            size = src.stat().st_size
+            if size > MAX_ATTACHMENT_BYTES:
+                raise AttachmentError(f"{src.name} is {size / 1e6:.0f} MB; attachments are limited "
+                                      f"to {MAX_ATTACHMENT_BYTES / 1e6:.0f} MB.")
+            digest = hashlib.sha256()
+            with open(src, "rb") as f:
+                while chunk := f.read(1 << 20):
+                    digest.update(chunk)
+            target = paths.attachments_dir() / f"{digest.hexdigest()[:32]}{src.suffix.lower()}"
+            try:
+                if not target.exists():
+                    tmp = target.with_name(target.name + ".partial")
+                    shutil.copyfile(src, tmp)
+                    tmp.replace(target)
+            except OSError as exc:
+                raise AttachmentError(f"Could not save {src.name}: {exc.strerror or exc}.") from exc
+            stored.append((src.name, target, size))
+        with self.db.session() as s:
+            rows = [Attachment(message_id=message_id, name=n, path=str(p), size=z) for n, p, z in stored]
+            s.add_all(rows)
+            s.flush()
+            return [AttachmentRecord(r.id, r.name, Path(r.path), r.size) for r in rows]
 
     def mark_interrupted(self) -> int:
         """At start-up: answers that were streaming when the app died are kept, marked as such."""

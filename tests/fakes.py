@@ -51,3 +51,58 @@ class ScriptedLLM(LLM):
 
     def close(self) -> None:
         self.closed += 1
+
+
+from experts.base import Expert, ExpertError, ExpertResult  # noqa: E402
+
+
+class FakeTranscriber(Expert):
+    name = "speech-to-text"
+    description = "fake"
+    inputs = {"audio": "audio"}
+    loads = 0
+
+    def load(self):
+        type(self).loads += 1
+        return "weights"
+
+    def run(self, audio):
+        assert self.model == "weights"
+        text = open(audio, "rb").read().decode(errors="replace").strip()
+        return ExpertResult(self.name, {"text": text, "language": "en", "segments": []})
+
+
+class FakeDetector(Expert):
+    name = "object-detection"
+    description = "fake"
+    inputs = {"image": "image"}
+
+    def run(self, image):
+        return ExpertResult(self.name, {"objects": [{"label": "person", "confidence": 0.9, "box": [0, 0, 1, 1]}] * 4
+                                        + [{"label": "bus", "confidence": 0.8, "box": [0, 0, 2, 2]}]})
+
+
+class FailingExpert(Expert):
+    description = "fake"
+    inputs = {"image": "image"}
+
+    def run(self, image):
+        raise ExpertError(f"{self.name}: the image is damaged.")
+
+
+class SlowExpert(Expert):
+    description = "fake"
+    inputs = {"image": "image"}
+    timeout_s = 0.2
+
+    def run(self, image):
+        time.sleep(1.0)
+        return ExpertResult(self.name, {})
+
+
+def fake_expert_classes(**overrides) -> dict:
+    classes = {"speech-to-text": FakeTranscriber, "object-detection": FakeDetector,
+               "pose-estimation": type("FakePose", (FailingExpert,), {"name": "pose-estimation"}),
+               "face-recognition": type("FakeFaces", (FailingExpert,), {"name": "face-recognition"})}
+    classes.update(overrides)
+    return classes
