@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtGui import QTextBlockFormat, QTextCharFormat, QTextCursor
+from PySide6.QtGui import QImageReader, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextImageFormat
+
+from agent.expert_context import summarize
 from PySide6.QtWidgets import QTextBrowser
 
 from memory.conversations import MessageRecord
@@ -16,6 +18,8 @@ STATUS_NOTES = {
     "error": "Failed.",
     "streaming": "",
 }
+
+IMAGE_WIDTH = 360
 
 WELCOME = ("<h2>Hearth</h2><p>A private assistant that runs on this computer. "
            "Nothing you type leaves it.</p><p>Type a message below and press Enter.</p>")
@@ -40,7 +44,9 @@ class ChatView(QTextBrowser):
             return
         for m in messages:
             self.append_message(m.role, m.content, status=m.status, model=m.model,
-                                error=m.meta.get("error"))
+                                error=m.meta.get("error"),
+                                attachments=[a.name for a in m.attachments],
+                                experts=m.meta.get("experts", []))
 
     def _cursor_at_end(self) -> QTextCursor:
         cursor = self.textCursor()
@@ -48,7 +54,8 @@ class ChatView(QTextBrowser):
         return cursor
 
     def append_message(self, role: str, content: str, *, status: str = "done",
-                       model: str | None = None, error: str | None = None) -> None:
+                       model: str | None = None, error: str | None = None,
+                       attachments: list[str] = (), experts: list[dict] = ()) -> None:
         if self.showing_welcome:
             self.clear()
             self.showing_welcome = False
@@ -63,16 +70,42 @@ class ChatView(QTextBrowser):
             cursor.insertBlock(header, QTextCharFormat())
         cursor.insertHtml(f'<b style="color:{colour}">{html.escape(who)}</b>')
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())  # the header's bold stops here
+        for trace in experts:
+            self._insert_trace(cursor, trace)
         if role == "assistant" and status != "streaming" and content:
             cursor.insertMarkdown(content)
         else:
             cursor.insertText(content)
+        if attachments:
+            cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+            cursor.insertHtml(f'<span style="color:#666666">📎 {html.escape(", ".join(attachments))}</span>')
         note = STATUS_NOTES.get(status, "")
         if error:
             note = f"{note} {error}".strip()
         if note:
             self.append_note(note, error=bool(error))
         self._scroll_to_end()
+
+    def _insert_trace(self, cursor: QTextCursor, trace: dict) -> None:
+        """One expert's result on one file: a line of text, and the annotated image if any."""
+        seconds = f" · {trace['seconds']:.2f} s" if trace.get("seconds") else ""
+        head = f"{trace['expert']} · {trace['file']}{seconds}"
+        line = summarize(trace["expert"], trace.get("result"), trace.get("error"))
+        colour = "#b00020" if trace.get("error") else "#555555"
+        cursor.insertHtml(f'<span style="color:{colour}"><i>{html.escape(head)}:</i> '
+                          f'{html.escape(line)}</span>')
+        cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+        annotated = trace.get("annotated")
+        if annotated:
+            size = QImageReader(annotated).size()
+            if size.isValid():
+                image = QTextImageFormat()
+                image.setName(annotated)
+                scale = min(1.0, IMAGE_WIDTH / max(1, size.width()))
+                image.setWidth(size.width() * scale)
+                image.setHeight(size.height() * scale)
+                cursor.insertImage(image)
+                cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
 
     def append_token(self, text: str) -> None:
         self._cursor_at_end().insertText(text, QTextCharFormat())

@@ -21,6 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--model", help="model id (see `hearth models`)")
     ask.add_argument("--conversation", type=int, help="continue this conversation id")
     ask.add_argument("--max-tokens", type=int)
+    ask.add_argument("--attach", action="append", default=[], metavar="FILE",
+                     help="attach an audio file or image (repeatable)")
     ask.add_argument("--json", action="store_true", help="print the result as JSON")
 
     models = sub.add_parser("models", help="list the packaged models and check their files")
@@ -58,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_ask(args) -> int:
     from agent.assistant import Assistant
     from agent.context import MessageRejected
-    from agent.events import AnswerFinished, Failed, Notice, Token
+    from agent.events import AnswerFinished, ExpertFinished, ExpertStarted, Failed, Notice, Token
     from memory.conversations import ConversationStore
     from memory.db import Database
     from memory.settings import load_settings
@@ -78,11 +80,16 @@ def cmd_ask(args) -> int:
     assistant = Assistant(store, settings)
     cancel = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: cancel.set())
-    result: dict = {"conversation": conv.id, "model": settings.model, "notices": []}
+    result: dict = {"conversation": conv.id, "model": settings.model, "notices": [], "experts": []}
     code = 0
     try:
-        for event in assistant.respond(conv.id, text, cancel):
-            if isinstance(event, Token) and not args.json:
+        for event in assistant.respond(conv.id, text, cancel, attachments=args.attach):
+            if isinstance(event, ExpertStarted):
+                print(f"[{event.expert} on {event.file}…]", file=sys.stderr)
+            elif isinstance(event, ExpertFinished):
+                result["experts"].append(event.to_trace())
+                print(f"[{event.expert} on {event.file}: {_expert_line(event)}]", file=sys.stderr)
+            elif isinstance(event, Token) and not args.json:
                 sys.stdout.write(event.text)
                 sys.stdout.flush()
             elif isinstance(event, Notice):
@@ -105,6 +112,13 @@ def cmd_ask(args) -> int:
     elif code == 0:
         print()
     return code
+
+
+def _expert_line(event) -> str:
+    from agent.expert_context import summarize
+
+    line = summarize(event.expert, event.result, event.error)
+    return line if event.error else f"{line} ({event.seconds:.2f} s)"
 
 
 def cmd_expert(args) -> int:

@@ -4,18 +4,23 @@ from __future__ import annotations
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import (QHBoxLayout, QInputDialog, QLabel, QLineEdit, QListView,
-                               QMainWindow, QMenu, QMessageBox, QProgressBar, QPushButton,
-                               QSplitter, QVBoxLayout, QWidget)
+from pathlib import Path
+
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QInputDialog, QLabel, QLineEdit,
+                               QListView, QMainWindow, QMenu, QMessageBox, QProgressBar,
+                               QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from agent.context import MessageRejected, check_user_text
-from agent.events import AnswerFinished, AnswerStarted, Failed, Notice, Token, UserMessageSaved
+from agent.events import (AnswerFinished, AnswerStarted, ExpertFinished, ExpertStarted, Failed,
+                          Notice, Token, UserMessageSaved)
+from app.attachment_bar import AttachmentBar
 from app.chat_view import ChatView
 from app.conversation_list import ConversationIdRole, ConversationListModel
 from app.message_input import MessageInput
 from app.model_queue import ModelQueue
 from app.settings_dialog import SettingsDialog
-from memory.conversations import ConversationStore
+from experts.inputs import kind_of
+from memory.conversations import MAX_ATTACHMENT_BYTES, ConversationStore
 from memory.db import Database
 from memory.settings import Settings, save_settings
 
@@ -30,6 +35,7 @@ class MainWindow(QMainWindow):
         self.current_id: int | None = None
         self._streaming_into: int | None = None  # conversation receiving the current answer
         self.setWindowTitle("Hearth")
+        self.setAcceptDrops(True)
         self.resize(1000, 680)
         self._build_widgets()
         self._build_actions()
@@ -64,15 +70,20 @@ class MainWindow(QMainWindow):
         right_layout.setContentsMargins(0, 6, 6, 6)
         self.chat = ChatView()
         self.input = MessageInput()
+        self.attachments = AttachmentBar()
         self.send_button = QPushButton("Send", objectName="sendButton")
         self.stop_button = QPushButton("Stop", objectName="stopButton")
+        self.attach_button = QPushButton("Attach…", objectName="attachButton")
+        self.attach_button.setToolTip("Attach audio or images (or drop them on the window)")
         row = QHBoxLayout()
         row.addWidget(self.input, 1)
         buttons = QVBoxLayout()
         buttons.addWidget(self.send_button)
         buttons.addWidget(self.stop_button)
+        buttons.addWidget(self.attach_button)
         row.addLayout(buttons)
         right_layout.addWidget(self.chat, 1)
+        right_layout.addWidget(self.attachments)
         right_layout.addLayout(row)
 
         splitter = QSplitter()
@@ -109,6 +120,8 @@ class MainWindow(QMainWindow):
         self.input.submitted.connect(self.send)
         self.input.textChanged.connect(self._update_buttons)
         self.stop_button.clicked.connect(self.stop)
+        self.attach_button.clicked.connect(self.choose_attachments)
+        self.attachments.changed.connect(self._update_buttons)
 
     def _build_actions(self) -> None:
         def action(text, shortcut, slot, menu, name):
@@ -121,6 +134,7 @@ class MainWindow(QMainWindow):
 
         file_menu = self.menuBar().addMenu("&File")
         action("&New conversation", QKeySequence.StandardKey.New, self.new_conversation, file_menu, "actionNew")
+        action("&Attach files…", QKeySequence.StandardKey.Open, self.choose_attachments, file_menu, "actionAttach")
         action("&Settings…", "Ctrl+,", self.open_settings, file_menu, "actionSettings")
         file_menu.addSeparator()
         action("&Quit", QKeySequence.StandardKey.Quit, self.close, file_menu, "actionQuit")
@@ -194,21 +208,52 @@ class MainWindow(QMainWindow):
         menu.addAction("Delete", self.delete_current)
         menu.exec(self.list_view.viewport().mapToGlobal(pos))
 
+    # ----- attachments
+    def attach(self, paths: list[Path]) -> None:
+        for path in paths:
+            if not path.is_file():
+                self.show_notice(f"{path.name} is not a file; only files can be attached.")
+            elif path.stat().st_size > MAX_ATTACHMENT_BYTES:
+                self.show_notice(f"{path.name} is {path.stat().st_size / 1e6:.0f} MB; attachments "
+                                 f"are limited to {MAX_ATTACHMENT_BYTES / 1e6:.0f} MB.")
+            else:
+                if kind_of(path) is None:
+                    self.show_notice(f"{path.name}: Hearth reads audio and images; this file will "
+                                     "be attached but not analysed.")
+                self.attachments.add(path)
+
+    def choose_attachments(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(
+            self, "Attach files", "",
+            "Audio and images (*.wav *.mp3 *.m4a *.ogg *.flac *.jpg *.jpeg *.png *.webp *.bmp);;All files (*)")
+        self.attach([Path(f) for f in files])
+
+    def dragEnterEvent(self, event) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        self.attach([Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()])
+        event.acceptProposedAction()
+
     # ----- sending
     def send(self) -> None:
         if self.queue.busy:
             return
         text = self.input.toPlainText()
-        try:
-            check_user_text(text)
-        except MessageRejected as exc:
-            self.show_notice(str(exc), 8000)
-            return  # the text stays in the box: nothing is lost
+        files = self.attachments.files()
+        if not (files and not text.strip()):
+            try:
+                check_user_text(text)
+            except MessageRejected as exc:
+                self.show_notice(str(exc), 8000)
+                return  # the text stays in the box: nothing is lost
         if self.current_id is None:
             self.new_conversation()
         self._streaming_into = self.current_id
         self.input.clear()
-        self.queue.send(self.current_id, text)
+        self.attachments.clear()
+        self.queue.send(self.current_id, text, files)
 
     def stop(self) -> None:
         self.queue.stop()
@@ -218,13 +263,18 @@ class MainWindow(QMainWindow):
         if isinstance(event, UserMessageSaved):
             self.conversations.refresh()
             if visible:
-                self.chat.append_message("user", event.message.content)
+                self.open_conversation(self.current_id)
         elif isinstance(event, Notice):
             self.show_notice(event.text, 8000)
+        elif isinstance(event, ExpertStarted):
+            self.show_notice(f"Running {event.expert} on {event.file}…", 60_000)
+        elif isinstance(event, ExpertFinished):
+            if visible:
+                self.open_conversation(self.current_id)  # shows the result from the stored trace
         elif isinstance(event, AnswerStarted):
             self.show_notice("", 0)
             if visible:
-                self.chat.append_message("assistant", "", status="streaming", model=event.model)
+                self.open_conversation(self.current_id)  # the answer streams in after its trace
         elif isinstance(event, Token):
             if visible:
                 self.chat.append_token(event.text)
@@ -251,7 +301,8 @@ class MainWindow(QMainWindow):
     def _update_buttons(self) -> None:
         busy = self.queue.busy
         self.stop_button.setEnabled(busy)
-        self.send_button.setEnabled(not busy and bool(self.input.toPlainText().strip()))
+        has_input = bool(self.input.toPlainText().strip()) or bool(self.attachments.files())
+        self.send_button.setEnabled(not busy and has_input)
 
     # ----- settings
     def open_settings(self) -> None:

@@ -33,12 +33,14 @@ class ModelQueue(QObject):
     def busy(self) -> bool:
         return self._active_run is not None
 
-    def send(self, conversation_id: int, text: str) -> int:
+    def send(self, conversation_id: int, text: str, attachments: list | tuple = ()) -> int:
         run_id = next(self._runs)
+        attachments = list(attachments)
 
         def work(job: Job) -> None:
             try:
-                for ev in self.assistant.respond(conversation_id, text, job.cancelled):
+                for ev in self.assistant.respond(conversation_id, text, job.cancelled,
+                                                 attachments=attachments):
                     self.event.emit(run_id, ev)
             except MessageRejected as exc:
                 self.event.emit(run_id, Failed(None, str(exc)))

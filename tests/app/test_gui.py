@@ -21,12 +21,17 @@ STORY = " ".join(f"word{i}" for i in range(40))
 def open_window(qtbot):
     opened = []
 
-    def _open(llm_factory=None, settings: Settings | None = None):
+    def _open(llm_factory=None, settings: Settings | None = None, expert_classes=None):
         db = Database()
         store = ConversationStore(db)
         store.mark_interrupted()
         settings = settings or load_settings(db)
         kwargs = {"llm_factory": llm_factory} if llm_factory else {}
+        if expert_classes is not None:
+            from experts.registry import ExpertRegistry
+            from experts.runner import ExpertRunner
+
+            kwargs["experts"] = ExpertRunner(ExpertRegistry(db, classes=expert_classes))
         window = MainWindow(db, store, settings, ModelQueue(Assistant(store, settings, **kwargs)))
         qtbot.addWidget(window)
         window.show()
@@ -206,3 +211,61 @@ def test_the_model_warms_up_in_the_background_with_a_notice(qtbot, open_window):
     window.queue.warm_up()
     qtbot.waitUntil(lambda: "is ready" in window.notice_label.text(), timeout=5000)
     assert window.queue.assistant.model_loaded
+
+
+def test_dropped_files_are_attached_analysed_and_shown_inline(qtbot, open_window, tmp_path):
+    from PIL import Image
+    from PySide6.QtCore import QMimeData, QPointF, QUrl
+    from PySide6.QtGui import QDropEvent
+
+    from experts.base import ExpertResult
+    from tests.fakes import FakeDetector, fake_expert_classes
+
+    annotated = tmp_path / "annotated.png"
+    Image.new("RGB", (640, 480), "orange").save(annotated)
+
+    class AnnotatingDetector(FakeDetector):
+        def run(self, image):
+            result = super().run(image)
+            return ExpertResult(self.name, result.data, annotated=annotated)
+
+    memo, photo = tmp_path / "memo.wav", tmp_path / "bus.jpg"
+    memo.write_bytes(b"call the plumber")
+    photo.write_bytes(b"jpeg bytes")
+    window = open_window(scripted(["You said to call the plumber; I see 4 people."]),
+                         expert_classes=fake_expert_classes(**{"object-detection": AnnotatingDetector}))
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(memo)), QUrl.fromLocalFile(str(photo))])
+    drop = QDropEvent(QPointF(10, 10), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                      Qt.KeyboardModifier.NoModifier)
+    window.dropEvent(drop)
+    assert [p.name for p in window.attachments.files()] == ["memo.wav", "bus.jpg"]
+    assert window.send_button.isEnabled()  # files alone are enough to send
+
+    type_and_enter(qtbot, window, "what did I say and who is there?")
+    qtbot.waitUntil(lambda: not window.queue.busy, timeout=10_000)
+    text = chat_text(window)
+    assert "📎 memo.wav, bus.jpg" in text
+    assert 'speech-to-text · memo.wav' in text and '"call the plumber"' in text
+    assert "object-detection · bus.jpg" in text and "4 person, 1 bus" in text
+    assert "pose-estimation · bus.jpg" in text and "damaged" in text  # a failure is shown, not hidden
+    assert "You said to call the plumber" in text
+    assert str(annotated) in window.chat.document().toHtml()
+    assert window.attachments.files() == [] and not window.attachments.isVisible()
+
+    window.close()
+    again = open_window(scripted(["unused"]), expert_classes=fake_expert_classes())
+    assert "4 person, 1 bus" in chat_text(again) and str(annotated) in again.chat.document().toHtml()
+
+
+def test_a_folder_or_an_oversized_file_is_not_attached(qtbot, open_window, tmp_path, monkeypatch):
+    import app.main_window as main_window
+
+    window = open_window(scripted(["unused"]))
+    window.attach([tmp_path])
+    assert window.attachments.files() == [] and "not a file" in window.notice_label.text()
+    big = tmp_path / "big.wav"
+    big.write_bytes(b"x" * 2000)
+    monkeypatch.setattr(main_window, "MAX_ATTACHMENT_BYTES", 1000)
+    window.attach([big])
+    assert window.attachments.files() == [] and "limited to" in window.notice_label.text()
