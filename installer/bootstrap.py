@@ -86,20 +86,33 @@ def ensure_qt_libraries(python: Path) -> None:
     missing = missing_qt_libraries(python)
     if not missing:
         return
-    apt = shutil.which("apt-get")
-    can_install = apt and hasattr(os, "geteuid") and os.geteuid() == 0
-    if not can_install:
-        say("Qt's window needs system libraries that are missing: " + ", ".join(missing))
-        say("install them with: sudo apt-get install " + " ".join(QT_APT_PACKAGES))
+    if not apt_install(QT_APT_PACKAGES, "Qt's window needs system libraries that are missing: "
+                       + ", ".join(missing)):
         return
-    say("installing the system libraries Qt needs (apt-get)")
-    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    subprocess.run([apt, "update", "-q"], check=False, env=env, stdout=subprocess.DEVNULL)
-    subprocess.run([apt, "install", "-y", "-q", *QT_APT_PACKAGES], check=True, env=env,
-                   stdout=subprocess.DEVNULL)
     still = missing_qt_libraries(python)
     if still:
         say("still missing after apt-get (the window may not open): " + ", ".join(still))
+
+
+def apt_install(packages: list[str], why: str) -> bool:
+    """Install Debian packages when we are root with apt-get; otherwise say how. True if done."""
+    apt = shutil.which("apt-get")
+    if not (apt and hasattr(os, "geteuid") and os.geteuid() == 0):
+        say(why)
+        say("install them with: sudo apt-get install " + " ".join(packages))
+        return False
+    say(f"{why}; installing {' '.join(packages)} (apt-get)")
+    env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
+    subprocess.run([apt, "update", "-q"], check=False, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run([apt, "install", "-y", "-q", *packages], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    return True
+
+
+def ensure_test_tools() -> None:
+    """The speech tests synthesise their input with espeak-ng."""
+    if not shutil.which("espeak-ng"):
+        apt_install(["espeak-ng"], "the tests need espeak-ng to synthesise speech")
 
 
 def main(argv: list[str]) -> int:
@@ -114,6 +127,7 @@ def main(argv: list[str]) -> int:
         ensure_qt_libraries(python)  # cheap (ldd), and a machine may have lost them since install
         cmd = [str(venv_bin("hearth")), *rest]
     else:
+        ensure_test_tools()
         cmd = [str(python), "-m", "pytest", *rest]
     return subprocess.call(cmd, cwd=ROOT)
 
