@@ -43,7 +43,7 @@ def draw_boxes(image, items: list[tuple[list[float], str]], out: Path) -> Path:
             bbox = draw.textbbox((tx, ty), label, font=font)
             draw.rectangle(bbox, fill=colour)
             draw.text((tx, ty), label, fill="white", font=font)
-    img.save(out)
+    img.save(out, compress_level=1)  # level 6 took longer than finding the faces
     return out
 
 
@@ -70,5 +70,5 @@ def draw_skeletons(image, people: list[dict], out: Path, min_conf: float = 0.3) 
             tx, ty = box[0], max(0, box[1] - font.size - 4)
             draw.rectangle(draw.textbbox((tx, ty), label, font=font), fill=colour)
             draw.text((tx, ty), label, fill="white", font=font)
-    img.save(out)
+    img.save(out, compress_level=1)  # level 6 took longer than finding the faces
     return out

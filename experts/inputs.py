@@ -42,8 +42,8 @@ def check_file(path: str | Path, max_bytes: int) -> Path:
     if size == 0:
         raise InputError(f"{p.name}: the file is empty.")
     if size > max_bytes:
-        raise InputError(f"{p.name}: the file is {size / 1e6:.0f} MB; the limit is "
-                         f"{max_bytes / 1e6:.0f} MB.")
+        raise InputError(f"{p.name}: the file is {human_size(size)}; the limit is "
+                         f"{human_size(max_bytes)}.")
     return p
 
 
@@ -84,6 +84,13 @@ def load_audio(path: str | Path, max_bytes: int, sampling_rate: int = 16000) -> 
     if audio.size / sampling_rate > MAX_AUDIO_SECONDS:
         raise InputError(f"{p.name}: the audio is longer than {MAX_AUDIO_SECONDS // 60} minutes.")
     return audio
+
+
+def human_size(n: int) -> str:
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("KB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n} bytes"
 
 
 def file_digest(path: Path) -> str:
