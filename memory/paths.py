@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 HOME_ENV = "HEARTH_HOME"
@@ -28,6 +29,12 @@ def models_dir() -> Path:
     path = Path(override).expanduser() if override else user_dir() / "models"
     _ensure_private_dir(path)
     return path
+
+
+def bundled_models_dir() -> Path:
+    """Models built at set-up time (installer/), kept inside the Python environment like
+    package data, so every data folder (and every test's HEARTH_HOME) finds them."""
+    return Path(sys.prefix) / "share" / "hearth" / "models"
 
 
 def database_path() -> Path:
