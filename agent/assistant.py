@@ -51,15 +51,17 @@ class Assistant:
         self._llm: LLM | None = None
         self._llm_key: tuple | None = None
         self._experts = experts  # an experts.runner.ExpertRunner, made on first attachment
+        self._experts_lock = threading.Lock()  # the window (enrolment) and the worker both ask
 
     @property
     def experts(self):
-        if self._experts is None:
-            from experts.registry import ExpertRegistry
-            from experts.runner import ExpertRunner
+        with self._experts_lock:
+            if self._experts is None:
+                from experts.registry import ExpertRegistry
+                from experts.runner import ExpertRunner
 
-            self._experts = ExpertRunner(ExpertRegistry(self.store.db))
-        return self._experts
+                self._experts = ExpertRunner(ExpertRegistry(self.store.db))
+            return self._experts
 
     def _key(self) -> tuple:
         s = self.settings

@@ -143,6 +143,8 @@ class MainWindow(QMainWindow):
         action("&Rename…", "F2", self.rename_current, conv_menu, "actionRename")
         action("&Delete", "Ctrl+Shift+Backspace", self.delete_current, conv_menu, "actionDelete")
         action("&Stop answering", "Esc", self.stop, conv_menu, "actionStop")
+        people_menu = self.menuBar().addMenu("&People")
+        action("&Faces Hearth recognises…", "Ctrl+Shift+P", self.open_people, people_menu, "actionPeople")
 
     def show_notice(self, text: str, ms: int = 8000) -> None:
         self.notice_label.setText(text)
@@ -303,6 +305,12 @@ class MainWindow(QMainWindow):
         self.stop_button.setEnabled(busy)
         has_input = bool(self.input.toPlainText().strip()) or bool(self.attachments.files())
         self.send_button.setEnabled(not busy and has_input)
+
+    def open_people(self) -> None:
+        from app.people_dialog import PeopleDialog
+        from memory.faces import FaceStore
+
+        PeopleDialog(FaceStore(self.db), self.queue.assistant.experts, self).exec()
 
     # ----- settings
     def open_settings(self) -> None:

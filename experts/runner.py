@@ -45,6 +45,11 @@ class ExpertRunner:
             raise ExpertError(f"{name} failed: {type(job.error).__name__}: {job.error}") from job.error
         return job.result
 
+    def call(self, name: str, fn, timeout_s: float | None = None) -> Any:
+        """Run `fn(expert)` on the expert's own queue (enrolment, say) and return its result."""
+        expert = self.registry.get(name)
+        return self._worker(name).call(lambda _job: fn(expert), timeout=timeout_s or expert.timeout_s)
+
     def close(self) -> None:
         for name, worker in list(self._workers.items()):
             worker.call(lambda _job, n=name: self.registry.get(n).close(), timeout=10)

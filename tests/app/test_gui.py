@@ -269,3 +269,34 @@ def test_a_folder_or_an_oversized_file_is_not_attached(qtbot, open_window, tmp_p
     monkeypatch.setattr(main_window, "MAX_ATTACHMENT_BYTES", 1000)
     window.attach([big])
     assert window.attachments.files() == [] and "limited to" in window.notice_label.text()
+
+
+@pytest.mark.real_model
+def test_people_dialog_enrols_from_a_photo_off_the_ui_thread_and_forgets(qtbot, db, monkeypatch):
+    from pathlib import Path
+
+    from app.people_dialog import PeopleDialog
+    from experts.registry import ExpertRegistry
+    from experts.runner import ExpertRunner
+    from memory.faces import FaceStore
+
+    photos = Path(__file__).resolve().parents[1] / "experts" / "data" / "faces"
+    runner = ExpertRunner(ExpertRegistry(db))
+    dialog = PeopleDialog(FaceStore(db), runner)
+    qtbot.addWidget(dialog)
+    try:
+        dialog.enroll("Barack Obama", photos / "obama-portrait.jpg")
+        assert not dialog.enroll_button.isEnabled()  # returned at once; the work is elsewhere
+        qtbot.waitUntil(lambda: "Enrolled" in dialog.status.text(), timeout=60_000)
+        assert dialog.list.item(0).text() == "Barack Obama — 1 photo(s)"
+
+        dialog.enroll("Nobody", photos / "README.md")
+        qtbot.waitUntil(lambda: "Could not enrol" in dialog.status.text(), timeout=60_000)
+
+        monkeypatch.setattr("PySide6.QtWidgets.QMessageBox.question",
+                            lambda *a, **k: QMessageBox.StandardButton.Yes)
+        dialog.list.setCurrentRow(0)
+        dialog.forget_selected()
+        assert dialog.list.count() == 0 and FaceStore(db).people() == []
+    finally:
+        runner.close()
