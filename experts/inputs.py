@@ -68,6 +68,8 @@ def load_image(path: str | Path, max_bytes: int):
         raise InputError(f"{p.name}: the image is too large ({exc}).") from exc
     except (OSError, SyntaxError, ValueError) as exc:
         raise InputError(f"{p.name}: the image is damaged or truncated ({exc}).") from exc
+    except ImportError as exc:  # a library patched Image.open to fetch a decoder (ultralytics)
+        raise InputError(f"{p.name}: not an image Hearth can read.") from exc
 
 
 def load_audio(path: str | Path, max_bytes: int, sampling_rate: int = 16000) -> np.ndarray:
