@@ -196,6 +196,22 @@ def cmd_models(args) -> int:
         except ModelFileError as exc:
             print(f"    status: BROKEN: {exc}")
             code = 1
+    return max(code, _expert_weights(args.verify))
+
+
+def _expert_weights(verify: bool) -> int:
+    from experts.base import ExpertError
+    from experts.registry import BUILTIN, expert_class
+
+    print("\nExpert weights:")
+    code = 0
+    for name in BUILTIN:
+        try:
+            for title, path in expert_class(name).weights(verify):
+                print(f"{name}: {title}\n    {'verified (sha256)' if verify else 'installed'} at {path}")
+        except ExpertError as exc:
+            print(f"{name}: BROKEN: {exc}")
+            code = 1
     return code
 
 

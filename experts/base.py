@@ -76,5 +76,11 @@ class Expert(ABC):
         self._model = None
 
     @classmethod
+    def weights(cls, verify: bool = False) -> list[tuple[str, Path]]:
+        """(title, path) of each weight file or folder this expert uses, checked as on load
+        (sha256 too when `verify`); raises ExpertError naming the package to reinstall."""
+        return []
+
+    @classmethod
     def tool_spec(cls) -> dict[str, Any]:
         return {"name": cls.name, "description": cls.description, "args": dict(cls.inputs)}

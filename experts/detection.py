@@ -66,6 +66,17 @@ class ObjectDetection(Expert):
     max_bytes = 50 * 1024 * 1024
     timeout_s = 30.0
 
+    @classmethod
+    def weights(cls, verify: bool = False) -> list[tuple[str, Path]]:
+        from agent.model_registry import sha256_of
+
+        cfg = weights_config()
+        path = model_path()
+        if not is_model_built(path) or (verify and sha256_of(path) != cfg["onnx"]["sha256"]):
+            raise ExpertError(f"{cfg['title']} is not built or damaged at {path}. Build it with: "
+                              f"{BUILD_COMMAND} --out {path.parent}")
+        return [(f"{cfg['title']}, {cfg['license']}", path)]
+
     def load(self) -> Detector:
         cfg = weights_config()
         path = model_path()

@@ -28,6 +28,8 @@ PACKAGE = "face-recognition-models==0.3.0"
 # commercial use, while the 5-point model is CC0; the embedding only needs the face aligned.
 LANDMARKS = ("models/shape_predictor_5_face_landmarks.dat", 9_150_489)
 ENCODER = ("models/dlib_face_recognition_resnet_model_v1.dat", 22_466_066)
+SHA256 = {LANDMARKS: "c4b1e9804792707d3a405c2c16a80a20269e6675021f64a41d30fffafbc41888",
+          ENCODER: "55533b28a95800a551ba546ba62fe69625c7e95a7061c338adffead08719da30"}
 # HOG finds faces down to ~80 px; upsampling once halves that (to ~40 px) at 4x the cost,
 # so photos are first brought down to this size, where upsampled detection takes ~0.5 s.
 DETECT_MAX_SIDE = 1280
@@ -74,6 +76,20 @@ class FaceRecognition(Expert):
 
             db = Database()
         self.db = db
+
+    @classmethod
+    def weights(cls, verify: bool = False) -> list[tuple[str, Path]]:
+        from agent.model_registry import sha256_of
+
+        out = []
+        for title, entry in (("dlib 5-point landmarks, CC0", LANDMARKS),
+                             ("dlib face ResNet v1 (128-d), CC0", ENCODER)):
+            path = Path(_weights(entry))
+            if verify and sha256_of(path) != SHA256[entry]:
+                raise ExpertError(f"The face model {path} is damaged (sha256 mismatch). "
+                                  f"Reinstall it with: pip install --force-reinstall {PACKAGE}")
+            out.append((title, path))
+        return out
 
     def load(self) -> Models:
         landmarks, encoder = _weights(LANDMARKS), _weights(ENCODER)

@@ -79,6 +79,10 @@ class PoseEstimation(Expert):
     max_bytes = 50 * 1024 * 1024
     timeout_s = 60.0
 
+    @classmethod
+    def weights(cls, verify: bool = False) -> list[tuple[str, Path]]:
+        return [(f"{weights_info()['title']}, {weights_info()['license']}", weights_path(verify))]
+
     def load(self) -> Any:
         path = weights_path()
         prepare_ultralytics()

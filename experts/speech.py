@@ -107,6 +107,18 @@ class SpeechToText(Expert):
     def facts(self) -> dict[str, Any]:
         return weights_facts()[self.variant]
 
+    @classmethod
+    def weights(cls, verify: bool = False) -> list[tuple[str, Path]]:
+        from agent.model_registry import sha256_of
+
+        out = []
+        for variant, facts in weights_facts().items():
+            folder = model_folder(variant)
+            if verify and sha256_of(folder / "model.bin") != facts["model_bin"]["sha256"]:
+                raise ExpertError(f"{facts['title']} in {folder} is damaged (sha256 mismatch).")
+            out.append((f"{facts['title']} ({variant}), {facts['license']}", folder))
+        return out
+
     def load(self) -> Any:
         folder = model_folder(self.variant)
         # ctranslate2, tokenizers and onnxruntime come with it: only once speech is asked for.
