@@ -51,16 +51,23 @@ class Assistant:
         self._llm: LLM | None = None
         self._llm_key: tuple | None = None
         self._experts = experts  # an experts.runner.ExpertRunner, made on first attachment
+        self._experts_variant: str | None = None  # None: given from outside, never remade
         self._experts_lock = threading.Lock()  # the window (enrolment) and the worker both ask
 
     @property
     def experts(self):
         with self._experts_lock:
+            variant = self.settings.speech_model
+            if self._experts is not None and self._experts_variant not in (None, variant):
+                self._experts.close()  # the speech model setting changed
+                self._experts = None
             if self._experts is None:
                 from experts.registry import ExpertRegistry
                 from experts.runner import ExpertRunner
 
-                self._experts = ExpertRunner(ExpertRegistry(self.store.db))
+                options = {"speech-to-text": {"variant": variant}}
+                self._experts = ExpertRunner(ExpertRegistry(self.store.db, options=options))
+                self._experts_variant = variant
             return self._experts
 
     def _key(self) -> tuple:

@@ -46,6 +46,12 @@ class SettingsDialog(QDialog):
         self.max_tokens.setValue(settings.max_tokens)
         form.addRow("Longest answer (tokens)", self.max_tokens)
 
+        self.speech = QComboBox(objectName="speechCombo")
+        self.speech.addItem("English, fast (Whisper tiny.en)", "english-fast")
+        self.speech.addItem("Any language (Whisper base)", "multilingual")
+        self.speech.setCurrentIndex(max(0, self.speech.findData(settings.speech_model)))
+        form.addRow("Speech recognition", self.speech)
+
         folder = str(paths.user_dir())
         row = QWidget()
         layout = QHBoxLayout(row)
@@ -71,4 +77,5 @@ class SettingsDialog(QDialog):
             "n_threads": self.threads.value(),
             "n_ctx": self.context.currentData(),
             "max_tokens": self.max_tokens.value(),
+            "speech_model": self.speech.currentData(),
         })

@@ -28,10 +28,13 @@ def expert_class(name: str) -> type[Expert]:
 class ExpertRegistry:
     """Owns one instance per expert (weights load on first run) and closes them all."""
 
-    def __init__(self, db: Any = None, classes: dict[str, type[Expert]] | None = None):
-        """`classes` replaces the built-ins (tests register small fakes this way)."""
+    def __init__(self, db: Any = None, classes: dict[str, type[Expert]] | None = None,
+                 options: dict[str, dict[str, Any]] | None = None):
+        """`classes` replaces the built-ins (tests register small fakes this way); `options`
+        are constructor arguments per expert (the speech model variant, say)."""
         self.db = db
         self._classes = classes
+        self._options = options or {}
         self._instances: dict[str, Expert] = {}
 
     def names(self) -> list[str]:
@@ -47,7 +50,10 @@ class ExpertRegistry:
     def get(self, name: str) -> Expert:
         if name not in self._instances:
             cls = self._class(name)
-            self._instances[name] = cls(db=self.db) if getattr(cls, "needs_db", False) else cls()
+            kwargs = dict(self._options.get(name, {}))
+            if getattr(cls, "needs_db", False):
+                kwargs["db"] = self.db
+            self._instances[name] = cls(**kwargs)
         return self._instances[name]
 
     def tool_specs(self) -> list[dict[str, Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import select
@@ -26,6 +27,7 @@ class Settings(BaseModel):
     n_ctx: int = Field(default=4096, ge=512, le=32768)
     max_tokens: int = Field(default=512, ge=16, le=4096)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
+    speech_model: Literal["english-fast", "multilingual"] = "english-fast"
 
 
 def load_settings(db: Database) -> Settings:

@@ -113,3 +113,17 @@ def test_stop_during_experts_skips_the_rest(store, make, tmp_path):
             cancel.set()
     assert [e.expert for e in events if isinstance(e, ExpertStarted)] == ["object-detection"]
     assert isinstance(events[-1], AnswerFinished) and events[-1].status == "stopped"
+
+
+def test_the_speech_model_setting_picks_the_whisper_variant(store):
+    from experts.speech import SpeechToText
+
+    assistant = Assistant(store, Settings(speech_model="multilingual"),
+                          llm_factory=lambda _s: ScriptedLLM())
+    try:
+        first = assistant.experts.registry.get("speech-to-text")
+        assert isinstance(first, SpeechToText) and first.variant == "multilingual"
+        assistant.settings = Settings(speech_model="english-fast")
+        assert assistant.experts.registry.get("speech-to-text").variant == "english-fast"
+    finally:
+        assistant.close()
