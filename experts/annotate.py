@@ -15,7 +15,7 @@ PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f
 def annotated_path(source_digest: str, expert: str) -> Path:
     folder = paths.user_dir() / "annotated"
     folder.mkdir(mode=0o700, exist_ok=True)
-    return folder / f"{source_digest[:16]}-{expert}.png"
+    return folder / f"{source_digest[:16]}-{expert}.jpg"
 
 
 def _font(size: int):
@@ -43,7 +43,7 @@ def draw_boxes(image, items: list[tuple[list[float], str]], out: Path) -> Path:
             bbox = draw.textbbox((tx, ty), label, font=font)
             draw.rectangle(bbox, fill=colour)
             draw.text((tx, ty), label, fill="white", font=font)
-    img.save(out, compress_level=1)  # level 6 took longer than finding the faces
+    img.save(out, quality=85)  # JPEG: a PNG of a photo took longer to write than to analyse
     return out
 
 
@@ -70,5 +70,5 @@ def draw_skeletons(image, people: list[dict], out: Path, min_conf: float = 0.3) 
             tx, ty = box[0], max(0, box[1] - font.size - 4)
             draw.rectangle(draw.textbbox((tx, ty), label, font=font), fill=colour)
             draw.text((tx, ty), label, fill="white", font=font)
-    img.save(out, compress_level=1)  # level 6 took longer than finding the faces
+    img.save(out, quality=85)  # JPEG: a PNG of a photo took longer to write than to analyse
     return out

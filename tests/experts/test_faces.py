@@ -73,7 +73,7 @@ def test_enrol_then_recognise_in_another_photo(faces):
     x1, y1, x2, y2 = face["box"]
     assert 90 <= x1 < x2 <= 320 and 90 <= y1 < y2 <= 320  # the face, not the flag or the mic
     with Image.open(result.annotated) as annotated:
-        assert annotated.format == "PNG" and annotated.size == Image.open(SPEECH).size
+        assert annotated.format == "JPEG" and annotated.size == Image.open(SPEECH).size
     json.dumps(result.to_json())
 
 

@@ -81,9 +81,9 @@ def test_annotated_copy(expert, hearth_home):
     result = expert(image=str(BUS))
     assert result.annotated is not None and result.annotated.is_file()
     assert result.annotated.parent == hearth_home / "annotated"
-    assert result.annotated.suffix == ".png"
+    assert result.annotated.suffix == ".jpg"
     with Image.open(result.annotated) as img:
-        assert img.format == "PNG" and img.size == (810, 1080)
+        assert img.format == "JPEG" and img.size == (810, 1080)
     assert result.to_json()["annotated"] == str(result.annotated)
     assert result.extra["image_size"] == [810, 1080]
 
