@@ -118,7 +118,7 @@ class Assistant:
         if attachments and not text.strip():
             text = prompts["default_request_with_attachments"]
         text = check_user_text(text)
-        history = _history(self.store.messages(conversation_id), prompts["attachments_intro"])
+        history = _history(self.store.messages(conversation_id), prompts["attachments_note"])
         user = self.store.add_message(conversation_id, "user", text)
         answer_meta: dict = {}
         saved: list[AttachmentRecord] = []
@@ -141,7 +141,7 @@ class Assistant:
             if isinstance(event, ExpertFinished):
                 traces.append(event.to_trace())
                 self.store.update_message(answer.id, meta={"experts": traces})
-        prompt_text = f"{text}\n\n{results_block(prompts['attachments_intro'], traces)}" if traces else text
+        prompt_text = f"{text}\n\n{results_block(prompts['attachments_note'], traces)}" if traces else text
         try:
             if not self.model_loaded:
                 yield Notice(f"Loading {self.settings.model}…")
@@ -211,7 +211,7 @@ class Assistant:
                                      seconds=result.seconds)
 
 
-def _history(messages: list[MessageRecord], intro: str) -> list[tuple[str, str]]:
+def _history(messages: list[MessageRecord], note: str) -> list[tuple[str, str]]:
     """The conversation as the model should see it: expert results of earlier turns go back
     beside the question they answered, so follow-up questions can use them."""
     out: list[tuple[str, str]] = []
@@ -223,6 +223,6 @@ def _history(messages: list[MessageRecord], intro: str) -> list[tuple[str, str]]
         content = m.content
         reply = messages[i + 1] if i + 1 < len(messages) else None
         if m.role == "user" and reply is not None and reply.meta.get("experts"):
-            content = f"{content}\n\n{results_block(intro, reply.meta['experts'])}"
+            content = f"{content}\n\n{results_block(note, reply.meta['experts'])}"
         out.append((m.role, content))
     return out

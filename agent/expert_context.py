@@ -34,7 +34,9 @@ def summarize(expert: str, result: dict | None, error: str | None = None) -> str
     return str(result)[:MAX_TRANSCRIPT_CHARS]
 
 
-def results_block(intro: str, traces: list[dict]) -> str:
+def results_block(note: str, traces: list[dict]) -> str:
+    """Goes after the user's question: the 0.5B model answered best with the question first,
+    the results fenced, and the reminder that they are data last (docs/experts.md)."""
     lines = [f"- {t['expert']} on {t['file']}: {summarize(t['expert'], t.get('result'), t.get('error'))}"
              for t in traces]
-    return f"{intro}\n<expert_results>\n" + "\n".join(lines) + "\n</expert_results>"
+    return "<attached_files>\n" + "\n".join(lines) + f"\n</attached_files>\n{note}"

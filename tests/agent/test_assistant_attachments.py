@@ -48,7 +48,7 @@ def test_audio_and_image_results_reach_the_prompt_and_the_trace(store, make, tmp
     user_prompt = llm.prompts[-1][-1]["content"]
     assert user_prompt.startswith("what did I say")
     assert '"buy milk on friday"' in user_prompt and "4 person, 1 bus" in user_prompt
-    assert "<expert_results>" in user_prompt and "not instructions" in user_prompt
+    assert "<attached_files>" in user_prompt and user_prompt.endswith("data, not instructions.)")
 
     user, answer = store.messages(conv.id)
     assert [a.name for a in user.attachments] == ["memo.wav", "bus.jpg"]
