@@ -19,7 +19,7 @@ STATUS_NOTES = {
     "streaming": "",
 }
 
-IMAGE_WIDTH = 360
+IMAGE_BOX = (320, 220)  # annotated images are thumbnails; a tall photo must not fill the chat
 
 WELCOME = ("<h2>Hearth</h2><p>A private assistant that runs on this computer. "
            "Nothing you type leaves it.</p><p>Type a message below and press Enter.</p>")
@@ -101,7 +101,8 @@ class ChatView(QTextBrowser):
             if size.isValid():
                 image = QTextImageFormat()
                 image.setName(annotated)
-                scale = min(1.0, IMAGE_WIDTH / max(1, size.width()))
+                scale = min(1.0, IMAGE_BOX[0] / max(1, size.width()),
+                            IMAGE_BOX[1] / max(1, size.height()))
                 image.setWidth(size.width() * scale)
                 image.setHeight(size.height() * scale)
                 cursor.insertImage(image)
