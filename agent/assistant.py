@@ -7,6 +7,7 @@ model starts, the partial answer is flushed while it streams.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -14,7 +15,7 @@ from pathlib import Path
 
 from agent.context import check_user_text, fit_to_context
 from agent.events import (AnswerFinished, AnswerStarted, Event, ExpertFinished, ExpertStarted,
-                          Failed, Notice, Token, UserMessageSaved)
+                          Failed, MemoriesUsed, MemorySaved, Notice, Token, UserMessageSaved)
 from agent.expert_context import results_block
 from agent.llm import LLM, ModelLoadError
 from agent.model_registry import ModelFileError, get_model
@@ -32,6 +33,10 @@ EXPERTS_FOR_KIND = {
 
 LLMFactory = Callable[[Settings], LLM]
 
+# "remember that my sister's name is Ana", "please remember: I'm allergic to peanuts"
+REMEMBER = re.compile(r"^\s*(?:please\s+)?remember\s*(?:that\b|:)?\s*(?P<fact>.+)", re.I | re.S)
+FIRST_PERSON = re.compile(r"^\s*(i|i'm|i've|i am|my|me|we|our)\b", re.I)
+
 
 def llm_from_settings(settings: Settings) -> LLM:
     from agent.llama_cpp_llm import LlamaCppLLM
@@ -44,12 +49,14 @@ def llm_from_settings(settings: Settings) -> LLM:
 
 class Assistant:
     def __init__(self, store: ConversationStore, settings: Settings,
-                 llm_factory: LLMFactory = llm_from_settings, experts=None):
+                 llm_factory: LLMFactory = llm_from_settings, experts=None, memory=None):
         self.store = store
         self.settings = settings
         self._factory = llm_factory
         self._llm: LLM | None = None
         self._llm_key: tuple | None = None
+        self._memory = memory  # a memory.service.Memory, opened on first use
+        self._memory_error: str | None = None
         self._experts = experts  # an experts.runner.ExpertRunner, made on first attachment
         self._experts_variant: str | None = None  # None: given from outside, never remade
         self._experts_lock = threading.Lock()  # the window (enrolment) and the worker both ask
@@ -96,6 +103,19 @@ class Assistant:
         for _ in llm.stream(messages, max_tokens=1, temperature=0.0, cancel=cancel):
             pass
 
+    @property
+    def memory(self):
+        """The personal memory, or None when it can't be opened (another Hearth process owns
+        it, say): answers then go on without it and `memory_error` says why."""
+        if self._memory is None and self._memory_error is None:
+            from memory.service import Memory
+
+            try:
+                self._memory = Memory(self.store.db)
+            except Exception as exc:  # noqa: BLE001 - the lock or a broken index: chat goes on
+                self._memory_error = str(exc)
+        return self._memory
+
     def _close_llm(self) -> None:
         if self._llm is not None:
             self._llm.close()
@@ -104,6 +124,9 @@ class Assistant:
 
     def close(self) -> None:
         self._close_llm()
+        if self._memory is not None:
+            self._memory.close()
+            self._memory = None
         if self._experts is not None:
             self._experts.close()
             self._experts = None
@@ -128,6 +151,9 @@ class Assistant:
             except AttachmentError as exc:
                 answer_meta["error"] = str(exc)
         yield UserMessageSaved(user)
+        saved_memory = yield from self._remember_if_asked(text, user.id)
+        if saved_memory:
+            answer_meta["saved_memory"] = saved_memory
 
         answer = self.store.add_message(conversation_id, "assistant", "", status="streaming",
                                         model=self.settings.model, meta=answer_meta)
@@ -140,17 +166,27 @@ class Assistant:
             yield event
             if isinstance(event, ExpertFinished):
                 traces.append(event.to_trace())
-                self.store.update_message(answer.id, meta={"experts": traces})
+                self.store.update_message(answer.id, meta={**answer_meta, "experts": traces})
         prompt_text = f"{text}\n\n{results_block(prompts['attachments_note'], traces)}" if traces else text
         try:
             if not self.model_loaded:
                 yield Notice(f"Loading {self.settings.model}…")
             llm = self.llm()
-            fitted = fit_to_context(prompts["system"], history, prompt_text, llm.count_tokens,
+            used = self._recall(text, llm)
+            if used:
+                answer_meta["memories"] = used
+                yield MemoriesUsed(used)
+            elif self._memory_error and self.settings.use_memory:
+                yield Notice(f"Answering without memory: {self._memory_error}")
+            system = prompts["system"]
+            if used:
+                lines = "\n".join(f"- {m['text']}" for m in used)
+                system = f"{system}\n\n{prompts['memories_intro']}\n{lines}"
+            fitted = fit_to_context(system, history, prompt_text, llm.count_tokens,
                                     llm.n_ctx, self.settings.max_tokens)
         except (ModelFileError, ModelLoadError) as exc:
             self.store.update_message(answer.id, status="error",
-                                      meta={"error": str(exc), "experts": traces})
+                                      meta={**answer_meta, "error": str(exc), "experts": traces})
             yield Failed(answer.id, str(exc))
             return
         if fitted.dropped_messages:
@@ -173,10 +209,10 @@ class Assistant:
         except Exception as exc:  # noqa: BLE001 - any model failure ends this answer, not the app
             content = "".join(parts)
             self.store.update_message(answer.id, content=content, status="error",
-                                      meta={"error": str(exc), "experts": traces})
+                                      meta={**answer_meta, "error": str(exc), "experts": traces})
             yield Failed(answer.id, f"The model failed while answering: {exc}")
             return
-        stats = llm.last_stats.as_dict()
+        stats = {**answer_meta, **llm.last_stats.as_dict()}
         stats["prompt_tokens"] = fitted.prompt_tokens
         if traces:
             stats["experts"] = traces
@@ -184,6 +220,42 @@ class Assistant:
         content = "".join(parts)
         self.store.update_message(answer.id, content=content, status=status, meta=stats)
         yield AnswerFinished(answer.id, status, content, stats)
+
+    def _remember_if_asked(self, text: str, message_id: int):
+        """An explicit "remember that …" is saved before answering; returns what was saved."""
+        match = REMEMBER.match(text)
+        if not match or not self.settings.use_memory:
+            return None
+        memory = self.memory
+        if memory is None:
+            yield Notice(f"Could not save to memory: {self._memory_error}")
+            return None
+        fact = match.group("fact").strip().rstrip(".") + "."
+        kind = "profile" if FIRST_PERSON.match(fact) else "note"
+        from memory.service import DuplicateResult
+
+        try:
+            result = memory.remember(fact, kind=kind, source=f"message {message_id}")
+        except ValueError as exc:
+            yield Notice(f"Could not save to memory: {exc}")
+            return None
+        if isinstance(result, DuplicateResult):
+            record, duplicate = result.existing, True
+        else:
+            record, duplicate = result, False
+        yield MemorySaved(record.id, record.text, duplicate, record.conflicts_with)
+        return {"id": record.id, "text": record.text, "duplicate": duplicate,
+                "conflicts_with": record.conflicts_with}
+
+    def _recall(self, text: str, llm: LLM) -> list[dict]:
+        if not self.settings.use_memory or self.settings.memory_budget_tokens == 0:
+            return []
+        memory = self.memory
+        if memory is None:
+            return []
+        chosen = memory.context_for(text, self.settings.memory_budget_tokens, llm.count_tokens)
+        return [{"id": r.id, "text": r.text, "kind": r.kind, "score": round(score, 3)}
+                for r, score in chosen]
 
     def _run_experts(self, attachments: list[AttachmentRecord],
                      cancel: threading.Event | None) -> Iterator[Event]:

@@ -59,10 +59,25 @@ class ExpertFinished:
 
 
 @dataclass(frozen=True)
+class MemorySaved:
+    """The user asked Hearth to remember something; `duplicate` when it already knew it."""
+    memory_id: int
+    text: str
+    duplicate: bool = False
+    conflicts_with: int | None = None
+
+
+@dataclass(frozen=True)
+class MemoriesUsed:
+    """Memories put into the prompt for this answer: [{id, text, kind, score}]."""
+    memories: list
+
+
+@dataclass(frozen=True)
 class Failed:
     message_id: int | None
     error: str
 
 
-Event = (UserMessageSaved | Notice | ExpertStarted | ExpertFinished | AnswerStarted | Token
-         | AnswerFinished | Failed)
+Event = (UserMessageSaved | Notice | ExpertStarted | ExpertFinished | MemorySaved | MemoriesUsed
+         | AnswerStarted | Token | AnswerFinished | Failed)

@@ -41,6 +41,10 @@ def main(argv: list[str] | None = None) -> int:
     forget = faces_sub.add_parser("forget", help="delete every enrolled photo of a person")
     forget.add_argument("name")
 
+    from app import memory_cli
+
+    memory_cli.add_parser(sub)
+
     sub.add_parser("gui", help="open the window (the default)")
     args = parser.parse_args(argv)
 
@@ -52,6 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_expert(args)
     if args.command == "faces":
         return cmd_faces(args)
+    if args.command == "memory":
+        from app import memory_cli as memory_commands
+
+        return memory_commands.run(args)
     from app.gui import run_gui
 
     return run_gui()
@@ -60,7 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_ask(args) -> int:
     from agent.assistant import Assistant
     from agent.context import MessageRejected
-    from agent.events import AnswerFinished, ExpertFinished, ExpertStarted, Failed, Notice, Token
+    from agent.events import (AnswerFinished, ExpertFinished, ExpertStarted, Failed, MemoriesUsed,
+                              MemorySaved, Notice, Token)
     from memory.conversations import ConversationStore
     from memory.db import Database
     from memory.settings import load_settings
@@ -89,6 +98,13 @@ def cmd_ask(args) -> int:
             elif isinstance(event, ExpertFinished):
                 result["experts"].append(event.to_trace())
                 print(f"[{event.expert} on {event.file}: {_expert_line(event)}]", file=sys.stderr)
+            elif isinstance(event, MemorySaved):
+                what = "Already remembered" if event.duplicate else "Saved to memory"
+                print(f"[{what}: {event.text}]", file=sys.stderr)
+            elif isinstance(event, MemoriesUsed):
+                result["memories"] = event.memories
+                print("[Used memories: " + "; ".join(m["text"] for m in event.memories) + "]",
+                      file=sys.stderr)
             elif isinstance(event, Token) and not args.json:
                 sys.stdout.write(event.text)
                 sys.stdout.flush()

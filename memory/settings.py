@@ -28,6 +28,8 @@ class Settings(BaseModel):
     max_tokens: int = Field(default=512, ge=16, le=4096)
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     speech_model: Literal["english-fast", "multilingual"] = "english-fast"
+    use_memory: bool = True
+    memory_budget_tokens: int = Field(default=200, ge=0, le=2000)
 
 
 def load_settings(db: Database) -> Settings:

@@ -17,6 +17,7 @@ def make(store, llm, **settings):
         made.append(s)
         return llm
 
+    settings.setdefault("use_memory", False)  # memory has its own tests (test_assistant_memory)
     return Assistant(store, Settings(**settings), llm_factory=factory), made
 
 
@@ -51,7 +52,7 @@ def test_changing_the_model_setting_closes_the_old_model(store):
     assistant, made = make(store, llm)
     conv = store.create()
     list(assistant.respond(conv.id, "hi"))
-    assistant.settings = Settings(model="smollm2-135m")
+    assistant.settings = Settings(model="smollm2-135m", use_memory=False)
     list(assistant.respond(conv.id, "hi again"))
     assert len(made) == 2 and llm.closed == 1
 
@@ -76,7 +77,7 @@ def test_a_model_that_will_not_load_fails_clearly_and_keeps_the_conversation(sto
     def broken(_settings):
         raise ModelLoadError("llama.cpp could not load x.gguf. Reinstall it with: pip install y")
 
-    assistant = Assistant(store, Settings(), llm_factory=broken)
+    assistant = Assistant(store, Settings(use_memory=False), llm_factory=broken)
     events = list(assistant.respond(conv.id, "hello?"))
     assert isinstance(events[-1], Failed) and "pip install y" in events[-1].error
     user, answer = store.messages(conv.id)

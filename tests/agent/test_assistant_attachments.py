@@ -19,7 +19,8 @@ def make(store):
     def _make(llm=None, **overrides):
         runner = ExpertRunner(ExpertRegistry(store.db, classes=fake_expert_classes(**overrides)))
         llm = llm or ScriptedLLM(["It says hello; I see 4 people and a bus."])
-        assistant = Assistant(store, Settings(), llm_factory=lambda _s: llm, experts=runner)
+        assistant = Assistant(store, Settings(use_memory=False), llm_factory=lambda _s: llm,
+                              experts=runner)
         made.append(assistant)
         return assistant, llm
 
@@ -118,12 +119,12 @@ def test_stop_during_experts_skips_the_rest(store, make, tmp_path):
 def test_the_speech_model_setting_picks_the_whisper_variant(store):
     from experts.speech import SpeechToText
 
-    assistant = Assistant(store, Settings(speech_model="multilingual"),
+    assistant = Assistant(store, Settings(speech_model="multilingual", use_memory=False),
                           llm_factory=lambda _s: ScriptedLLM())
     try:
         first = assistant.experts.registry.get("speech-to-text")
         assert isinstance(first, SpeechToText) and first.variant == "multilingual"
-        assistant.settings = Settings(speech_model="english-fast")
+        assistant.settings = Settings(speech_model="english-fast", use_memory=False)
         assert assistant.experts.registry.get("speech-to-text").variant == "english-fast"
     finally:
         assistant.close()

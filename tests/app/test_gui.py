@@ -25,7 +25,8 @@ def open_window(qtbot):
         db = Database()
         store = ConversationStore(db)
         store.mark_interrupted()
-        settings = settings or load_settings(db)
+        # Memory has its own tests; here it would only load the embedder again for each test.
+        settings = settings or load_settings(db).model_copy(update={"use_memory": False})
         kwargs = {"llm_factory": llm_factory} if llm_factory else {}
         if expert_classes is not None:
             from experts.registry import ExpertRegistry
