@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -78,3 +78,28 @@ class Face(Base):
     model: Mapped[str] = mapped_column(String(100))
     source: Mapped[str | None] = mapped_column(String(255), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class MemoryEntry(Base):
+    """One thing Hearth remembers about the user. The truth; Chroma only indexes these rows."""
+    __tablename__ = "memories"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    text: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16), index=True)  # profile|event|preference|note|document
+    source: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    pinned: Mapped[bool] = mapped_column(Boolean, default=False)
+    # active | proposed (suggested by the agent, waiting for the user to accept or reject it)
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    # sha256 of the case-folded, whitespace-normalised text: exact duplicates without a model.
+    text_hash: Mapped[str] = mapped_column(String(64), index=True)
+    conflicts_with: Mapped[int | None] = mapped_column(
+        ForeignKey("memories.id", ondelete="SET NULL"), nullable=True)
+    # Kept here so the index can be rebuilt without re-embedding (float32, little-endian).
+    embedding: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    embedding_model: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    # False from the SQLite commit until Chroma holds the current vector: what a crash left
+    # behind is re-indexed on the next open.
+    indexed: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
