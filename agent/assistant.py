@@ -116,6 +116,10 @@ class Assistant:
                 self._memory_error = str(exc)
         return self._memory
 
+    @property
+    def memory_error(self) -> str | None:
+        return self._memory_error
+
     def _close_llm(self) -> None:
         if self._llm is not None:
             self._llm.close()
@@ -175,6 +179,7 @@ class Assistant:
             used = self._recall(text, llm)
             if used:
                 answer_meta["memories"] = used
+                self.store.update_message(answer.id, meta={**answer_meta, "experts": traces})
                 yield MemoriesUsed(used)
             elif self._memory_error and self.settings.use_memory:
                 yield Notice(f"Answering without memory: {self._memory_error}")

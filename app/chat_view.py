@@ -46,7 +46,9 @@ class ChatView(QTextBrowser):
             self.append_message(m.role, m.content, status=m.status, model=m.model,
                                 error=m.meta.get("error"),
                                 attachments=[a.name for a in m.attachments],
-                                experts=m.meta.get("experts", []))
+                                experts=m.meta.get("experts", []),
+                                memories=m.meta.get("memories", []),
+                                saved_memory=m.meta.get("saved_memory"))
 
     def _cursor_at_end(self) -> QTextCursor:
         cursor = self.textCursor()
@@ -55,7 +57,8 @@ class ChatView(QTextBrowser):
 
     def append_message(self, role: str, content: str, *, status: str = "done",
                        model: str | None = None, error: str | None = None,
-                       attachments: list[str] = (), experts: list[dict] = ()) -> None:
+                       attachments: list[str] = (), experts: list[dict] = (),
+                       memories: list[dict] = (), saved_memory: dict | None = None) -> None:
         if self.showing_welcome:
             self.clear()
             self.showing_welcome = False
@@ -70,6 +73,12 @@ class ChatView(QTextBrowser):
             cursor.insertBlock(header, QTextCharFormat())
         cursor.insertHtml(f'<b style="color:{colour}">{html.escape(who)}</b>')
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())  # the header's bold stops here
+        if saved_memory:
+            what = "Already remembered" if saved_memory.get("duplicate") else "Saved to memory"
+            self._insert_grey(cursor, f"🧠 {what}: {saved_memory['text']}")
+        if memories:
+            used = "; ".join(m["text"] for m in memories)
+            self._insert_grey(cursor, f"🧠 Used memories: {used}")
         for trace in experts:
             self._insert_trace(cursor, trace)
         if role == "assistant" and status != "streaming" and content:
@@ -85,6 +94,10 @@ class ChatView(QTextBrowser):
         if note:
             self.append_note(note, error=bool(error))
         self._scroll_to_end()
+
+    def _insert_grey(self, cursor: QTextCursor, text: str) -> None:
+        cursor.insertHtml(f'<span style="color:#555555"><i>{html.escape(text)}</i></span>')
+        cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
 
     def _insert_trace(self, cursor: QTextCursor, trace: dict) -> None:
         """One expert's result on one file: a line of text, and the annotated image if any."""

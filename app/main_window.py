@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QInputDialog, QLabel, Q
 
 from agent.context import MessageRejected, check_user_text
 from agent.events import (AnswerFinished, AnswerStarted, ExpertFinished, ExpertStarted, Failed,
-                          Notice, Token, UserMessageSaved)
+                          MemorySaved, Notice, Token, UserMessageSaved)
 from app.attachment_bar import AttachmentBar
 from app.chat_view import ChatView
 from app.conversation_list import ConversationIdRole, ConversationListModel
@@ -143,6 +143,8 @@ class MainWindow(QMainWindow):
         action("&Rename…", "F2", self.rename_current, conv_menu, "actionRename")
         action("&Delete", "Ctrl+Shift+Backspace", self.delete_current, conv_menu, "actionDelete")
         action("&Stop answering", "Esc", self.stop, conv_menu, "actionStop")
+        memory_menu = self.menuBar().addMenu("&Memory")
+        action("&What Hearth remembers…", "Ctrl+M", self.open_memory, memory_menu, "actionMemory")
         people_menu = self.menuBar().addMenu("&People")
         action("&Faces Hearth recognises…", "Ctrl+Shift+P", self.open_people, people_menu, "actionPeople")
 
@@ -268,6 +270,9 @@ class MainWindow(QMainWindow):
                 self.open_conversation(self.current_id)
         elif isinstance(event, Notice):
             self.show_notice(event.text, 8000)
+        elif isinstance(event, MemorySaved):
+            self.show_notice(("Already remembered: " if event.duplicate else "Saved to memory: ")
+                             + event.text)
         elif isinstance(event, ExpertStarted):
             self.show_notice(f"Running {event.expert} on {event.file}…", 60_000)
         elif isinstance(event, ExpertFinished):
@@ -305,6 +310,16 @@ class MainWindow(QMainWindow):
         self.stop_button.setEnabled(busy)
         has_input = bool(self.input.toPlainText().strip()) or bool(self.attachments.files())
         self.send_button.setEnabled(not busy and has_input)
+
+    def open_memory(self) -> None:
+        from app.memory_window import MemoryWindow
+
+        memory = self.queue.assistant.memory
+        if memory is None:
+            QMessageBox.warning(self, "Memory", f"Memory is not available: "
+                                                f"{self.queue.assistant.memory_error}")
+            return
+        MemoryWindow(memory, self).exec()
 
     def open_people(self) -> None:
         from app.people_dialog import PeopleDialog
