@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-import shutil
+import os
+import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import resources
@@ -32,7 +33,6 @@ class Database:
             yield session
 
     def migrate(self) -> None:
-        from alembic import command
         from alembic.config import Config
         from alembic.runtime.migration import MigrationContext
         from alembic.script import ScriptDirectory
@@ -40,14 +40,24 @@ class Database:
         config = Config()
         config.set_main_option("script_location", str(resources.files("memory") / "migrations"))
         head = ScriptDirectory.from_config(config).get_current_head()
-        with self.engine.connect() as conn:
-            current = MigrationContext.configure(conn).get_current_revision()
-        if current == head:
-            return
+        with _exclusive(self.path.with_name(self.path.name + ".migrate-lock")):
+            # Under the lock: a second process opening a new database at the same moment
+            # (the window and `hearth ask`) waits here, then finds it already at head.
+            with self.engine.connect() as conn:
+                current = MigrationContext.configure(conn).get_current_revision()
+            if current != head:
+                self._upgrade(config, current, head)
+
+    def _upgrade(self, config, current: str | None, head: str) -> None:
+        from alembic import command
+
         if current is not None:
             # Vorta's rule: a copy of the database before any schema change touches it.
+            # SQLite's backup API, not a file copy: with WAL the newest pages may not be in
+            # the main file yet.
             backup = self.path.with_name(f"{self.path.name}.before-{head}")
-            shutil.copy2(self.path, backup)
+            with sqlite3.connect(self.path) as src, sqlite3.connect(backup) as dst:
+                src.backup(dst)
         try:
             with self.engine.begin() as conn:
                 config.attributes["connection"] = conn
@@ -57,6 +67,27 @@ class Database:
 
     def close(self) -> None:
         self.engine.dispose()
+
+
+@contextmanager
+def _exclusive(lock_path: Path) -> Iterator[None]:
+    """A blocking cross-process lock (an OS file lock: it dies with its process)."""
+    with open(lock_path, "a+b") as f:
+        if os.name == "nt":
+            import msvcrt
+            import time
+
+            for _ in range(600):  # LK_LOCK itself gives up after 10 s; keep trying for a minute
+                try:
+                    msvcrt.locking(f.fileno(), msvcrt.LK_LOCK, 1)
+                    break
+                except OSError:
+                    time.sleep(0.1)
+        else:
+            import fcntl
+
+            fcntl.flock(f, fcntl.LOCK_EX)
+        yield
 
 
 def _make_engine(path: Path) -> Engine:

@@ -109,3 +109,20 @@ def test_settings_round_trip_and_survive_bad_stored_values(db):
         s.merge(Setting(key="removed_in_an_old_version", value=1))
     loaded = load_settings(db)
     assert loaded.n_ctx == Settings().n_ctx and loaded.model == "smollm2-135m"
+
+
+def test_processes_opening_a_new_database_at_once_all_succeed(hearth_home):
+    import subprocess
+    import sys
+
+    code = ("from memory.db import Database; from memory.conversations import ConversationStore; "
+            "db = Database(); ConversationStore(db).create('from a racer'); db.close()")
+    racers = [subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
+              for _ in range(4)]
+    errors = [p.communicate(timeout=120)[1] for p in racers]
+    assert [p.returncode for p in racers] == [0] * 4, errors
+    db = Database()
+    try:
+        assert len(ConversationStore(db).list()) == 4
+    finally:
+        db.close()
