@@ -15,7 +15,8 @@ from pathlib import Path
 
 from agent.context import check_user_text, fit_to_context
 from agent.events import (AnswerFinished, AnswerStarted, Event, ExpertFinished, ExpertStarted,
-                          Failed, MemoriesUsed, MemorySaved, Notice, Token, UserMessageSaved)
+                          Failed, MemoriesProposed, MemoriesUsed, MemorySaved, Notice, Token,
+                          UserMessageSaved)
 from agent.expert_context import results_block
 from agent.llm import LLM, ModelLoadError
 from agent.model_registry import ModelFileError, get_model
@@ -225,6 +226,8 @@ class Assistant:
         content = "".join(parts)
         self.store.update_message(answer.id, content=content, status=status, meta=stats)
         yield AnswerFinished(answer.id, status, content, stats)
+        if status == "done" and not saved_memory:
+            yield from self._propose_memories(llm, text, user.id, cancel)
 
     def _remember_if_asked(self, text: str, message_id: int):
         """An explicit "remember that …" is saved before answering; returns what was saved."""
@@ -251,6 +254,27 @@ class Assistant:
         yield MemorySaved(record.id, record.text, duplicate, record.conflicts_with)
         return {"id": record.id, "text": record.text, "duplicate": duplicate,
                 "conflicts_with": record.conflicts_with}
+
+    def _propose_memories(self, llm: LLM, text: str, message_id: int,
+                          cancel: threading.Event | None) -> Iterator[Event]:
+        from agent.memory_proposals import propose, worth_asking
+        from memory.service import DuplicateResult
+
+        mode = self.settings.propose_memories
+        if mode == "off" or not self.settings.use_memory or not worth_asking(text):
+            return
+        memory = self.memory
+        if memory is None:
+            return
+        status = "active" if mode == "auto" else "proposed"
+        kept = []
+        for fact in propose(llm, text, cancel):
+            result = memory.remember(fact, kind="profile", source=f"message {message_id}",
+                                     status=status)
+            if not isinstance(result, DuplicateResult):
+                kept.append({"id": result.id, "text": result.text})
+        if kept:
+            yield MemoriesProposed(kept, status)
 
     def _recall(self, text: str, llm: LLM) -> list[dict]:
         if not self.settings.use_memory or self.settings.memory_budget_tokens == 0:

@@ -68,6 +68,13 @@ class MemorySaved:
 
 
 @dataclass(frozen=True)
+class MemoriesProposed:
+    """After the answer: facts from the user's message, stored as `status` (proposed/active)."""
+    memories: list
+    status: str
+
+
+@dataclass(frozen=True)
 class MemoriesUsed:
     """Memories put into the prompt for this answer: [{id, text, kind, score}]."""
     memories: list
@@ -80,4 +87,4 @@ class Failed:
 
 
 Event = (UserMessageSaved | Notice | ExpertStarted | ExpertFinished | MemorySaved | MemoriesUsed
-         | AnswerStarted | Token | AnswerFinished | Failed)
+         | AnswerStarted | Token | AnswerFinished | MemoriesProposed | Failed)

@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_ask(args) -> int:
     from agent.assistant import Assistant
     from agent.context import MessageRejected
-    from agent.events import (AnswerFinished, ExpertFinished, ExpertStarted, Failed, MemoriesUsed,
-                              MemorySaved, Notice, Token)
+    from agent.events import (AnswerFinished, ExpertFinished, ExpertStarted, Failed,
+                              MemoriesProposed, MemoriesUsed, MemorySaved, Notice, Token)
     from memory.conversations import ConversationStore
     from memory.db import Database
     from memory.settings import load_settings
@@ -101,6 +101,10 @@ def cmd_ask(args) -> int:
             elif isinstance(event, MemorySaved):
                 what = "Already remembered" if event.duplicate else "Saved to memory"
                 print(f"[{what}: {event.text}]", file=sys.stderr)
+            elif isinstance(event, MemoriesProposed):
+                result["proposed_memories"] = event.memories
+                verb = "Proposed for memory (hearth memory list --proposed)" if event.status == "proposed" else "Saved to memory"
+                print(f"[{verb}: " + "; ".join(m["text"] for m in event.memories) + "]", file=sys.stderr)
             elif isinstance(event, MemoriesUsed):
                 result["memories"] = event.memories
                 print("[Used memories: " + "; ".join(m["text"] for m in event.memories) + "]",

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QInputDialog, QLabel, Q
 
 from agent.context import MessageRejected, check_user_text
 from agent.events import (AnswerFinished, AnswerStarted, ExpertFinished, ExpertStarted, Failed,
-                          MemorySaved, Notice, Token, UserMessageSaved)
+                          MemoriesProposed, MemorySaved, Notice, Token, UserMessageSaved)
 from app.attachment_bar import AttachmentBar
 from app.chat_view import ChatView
 from app.conversation_list import ConversationIdRole, ConversationListModel
@@ -273,6 +273,12 @@ class MainWindow(QMainWindow):
         elif isinstance(event, MemorySaved):
             self.show_notice(("Already remembered: " if event.duplicate else "Saved to memory: ")
                              + event.text)
+        elif isinstance(event, MemoriesProposed):
+            facts = "; ".join(m["text"] for m in event.memories)
+            if event.status == "proposed":
+                self.show_notice(f"Remember this? {facts} — accept it in Memory (Ctrl+M).", 20_000)
+            else:
+                self.show_notice(f"Saved to memory: {facts}", 15_000)
         elif isinstance(event, ExpertStarted):
             self.show_notice(f"Running {event.expert} on {event.file}…", 60_000)
         elif isinstance(event, ExpertFinished):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout,
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout,
                                QLabel, QPushButton, QSpinBox, QWidget)
 
 from agent.model_registry import load_registry
@@ -52,6 +52,15 @@ class SettingsDialog(QDialog):
         self.speech.setCurrentIndex(max(0, self.speech.findData(settings.speech_model)))
         form.addRow("Speech recognition", self.speech)
 
+        self.use_memory = QCheckBox("Use and add to my personal memory", objectName="useMemory")
+        self.use_memory.setChecked(settings.use_memory)
+        form.addRow("Memory", self.use_memory)
+        self.propose = QComboBox(objectName="proposeCombo")
+        for label, value in (("Ask me first", "ask"), ("Automatically", "auto"), ("Never", "off")):
+            self.propose.addItem(label, value)
+        self.propose.setCurrentIndex(max(0, self.propose.findData(settings.propose_memories)))
+        form.addRow("Remember facts I mention", self.propose)
+
         folder = str(paths.user_dir())
         row = QWidget()
         layout = QHBoxLayout(row)
@@ -78,4 +87,6 @@ class SettingsDialog(QDialog):
             "n_ctx": self.context.currentData(),
             "max_tokens": self.max_tokens.value(),
             "speech_model": self.speech.currentData(),
+            "use_memory": self.use_memory.isChecked(),
+            "propose_memories": self.propose.currentData(),
         })

@@ -29,6 +29,9 @@ class Settings(BaseModel):
     temperature: float = Field(default=0.7, ge=0.0, le=2.0)
     speech_model: Literal["english-fast", "multilingual"] = "english-fast"
     use_memory: bool = True
+    # After an answer, facts the user stated about themselves: off, proposed for the user to
+    # accept in the memory window ("ask"), or kept at once ("auto").
+    propose_memories: Literal["off", "ask", "auto"] = "ask"
     memory_budget_tokens: int = Field(default=200, ge=0, le=2000)
 
 

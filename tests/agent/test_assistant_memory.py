@@ -18,7 +18,8 @@ FILLER = ["My favourite colour is green.", "I work as a nurse in Leeds.", "We ha
 @pytest.fixture
 def assistant(store):
     llm = ScriptedLLM(["Noted.", "Better not: satay sauce is made with peanuts."])
-    a = Assistant(store, Settings(), llm_factory=lambda _s: llm)
+    # Proposals (tested below) would add an extraction prompt after each answer.
+    a = Assistant(store, Settings(propose_memories="off"), llm_factory=lambda _s: llm)
     a.llm_for_test = llm
     yield a
     a.close()
@@ -62,7 +63,7 @@ def test_saying_it_twice_does_not_pile_up(store, assistant):
 
 def test_memory_off_in_settings_is_neither_read_nor_written(store, assistant):
     assistant.memory.remember("I'm allergic to peanuts.", kind="profile")
-    assistant.settings = Settings(use_memory=False)
+    assistant.settings = Settings(use_memory=False, propose_memories="auto")
     conv = store.create()
     events = list(assistant.respond(conv.id, "remember that I like tea"))
     events += list(assistant.respond(conv.id, "Can I eat this satay?"))
@@ -82,3 +83,24 @@ def test_a_memory_owned_by_another_process_means_answers_without_it(store, monke
     events = list(a.respond(store.create().id, "hello"))
     assert isinstance(events[-1], AnswerFinished)
     assert any(isinstance(e, Notice) and "another Hearth window" in e.text for e in events)
+
+
+def test_facts_the_user_states_are_proposed_for_approval(store):
+    from agent.events import MemoriesProposed
+
+    extraction = '{"facts": ["My daughter Lucy starts school in September", "Lunchboxes are fun."]}'
+    llm = ScriptedLLM(["Try a bento box!", extraction])
+    a = Assistant(store, Settings(), llm_factory=lambda _s: llm)
+    try:
+        events = list(a.respond(store.create().id, "My daughter Lucy starts school in September, "
+                                                   "any lunchbox ideas?"))
+        (proposed,) = [e for e in events if isinstance(e, MemoriesProposed)]
+        assert [m["text"] for m in proposed.memories] == ["My daughter Lucy starts school in September."]
+        assert proposed.status == "proposed"
+        assert a.memory.list() == []  # not used until the user accepts it
+        (waiting,) = a.memory.list(status="proposed")
+        assert waiting.source.startswith("message ")
+        a.memory.accept(waiting.id)
+        assert [m.text for m in a.memory.list()] == ["My daughter Lucy starts school in September."]
+    finally:
+        a.close()
