@@ -27,7 +27,7 @@ class AttachmentBar(QWidget):
         if path in self._files:
             return
         self._files.append(path)
-        chip = QPushButton(f"📎 {path.name}  ✕")
+        chip = QPushButton(f"{path.name}  ✕")
         chip.setObjectName("attachmentChip")
         chip.setToolTip(f"{path}\nClick to remove")
         chip.setFlat(True)

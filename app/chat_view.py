@@ -75,10 +75,10 @@ class ChatView(QTextBrowser):
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())  # the header's bold stops here
         if saved_memory:
             what = "Already remembered" if saved_memory.get("duplicate") else "Saved to memory"
-            self._insert_grey(cursor, f"🧠 {what}: {saved_memory['text']}")
+            self._insert_grey(cursor, f"{what}: {saved_memory['text']}")
         if memories:
             used = "; ".join(m["text"] for m in memories)
-            self._insert_grey(cursor, f"🧠 Used memories: {used}")
+            self._insert_grey(cursor, f"Used memories: {used}")
         for trace in experts:
             self._insert_trace(cursor, trace)
         if role == "assistant" and status != "streaming" and content:
@@ -87,7 +87,7 @@ class ChatView(QTextBrowser):
             cursor.insertText(content)
         if attachments:
             cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
-            cursor.insertHtml(f'<span style="color:#666666">📎 {html.escape(", ".join(attachments))}</span>')
+            cursor.insertHtml(f'<span style="color:#666666">Attached: {html.escape(", ".join(attachments))}</span>')
         note = STATUS_NOTES.get(status, "")
         if error:
             note = f"{note} {error}".strip()

@@ -88,7 +88,8 @@ def _line(record, score: float | None = None) -> str:
         text = text[:99] + "…"
     marks = "".join([" [pinned]" if record.pinned else "",
                      " [proposed]" if record.status == "proposed" else "",
-                     f" [conflicts with #{record.conflicts_with}]" if record.conflicts_with else ""])
+                     f" [conflicts with #{record.conflicts_with}]"
+                     if record.conflicts_with else ""])
     head = f"#{record.id}\t{score:.2f}\t" if score is not None else f"#{record.id}\t"
     return f"{head}{record.kind}\t{text}{marks}"
 

@@ -46,7 +46,7 @@ class MemoryTableModel(QAbstractTableModel):
             return f"#{m.id}: {m.text}{conflict}"
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        return [m.text + (" ⚠" if m.conflicts_with else ""), m.kind, "📌" if m.pinned else "",
+        return [m.text + (" (may contradict #" + str(m.conflicts_with) + ")" if m.conflicts_with else ""), m.kind, "pinned" if m.pinned else "",
                 m.status, m.source or "", f"{m.created_at:%Y-%m-%d}",
                 f"{m.last_used_at:%Y-%m-%d}" if m.last_used_at else ""][index.column()]
 

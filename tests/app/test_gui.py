@@ -246,7 +246,7 @@ def test_dropped_files_are_attached_analysed_and_shown_inline(qtbot, open_window
     type_and_enter(qtbot, window, "what did I say and who is there?")
     qtbot.waitUntil(lambda: not window.queue.busy, timeout=10_000)
     text = chat_text(window)
-    assert "📎 memo.wav, bus.jpg" in text
+    assert "Attached: memo.wav, bus.jpg" in text
     assert 'speech-to-text · memo.wav' in text and '"call the plumber"' in text
     assert "object-detection · bus.jpg" in text and "4 person, 1 bus" in text
     assert "pose-estimation · bus.jpg" in text and "damaged" in text  # a failure is shown, not hidden
