@@ -1,13 +1,14 @@
 """Personal memory: add throughput, search latency at 1k/10k/100k memories, rebuild time, disk
 size and retrieval quality (recall@5), on the real MiniLM embedder and a real Chroma index.
 
-    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/memory.py [--max 100000] [--unique 20000]
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/memory.py [--max 100000] [--unique N]
 
-Memories are synthetic sentences from templates. Embedding 100k sentences takes ~25 minutes on
-2 shared cores, so only --unique sentences are embedded; beyond that, memories are copies of
-them whose vectors get small random perturbations (Gaussian noise, sigma 0.02 per dimension,
-renormalised: cosine ~0.93 to their original). Search cost depends on the vectors, not on
-where they came from; the quality numbers at sizes past --unique are on that mixture.
+Memories are synthetic sentences from templates (24 shapes, ~10 million combinations), with
+24 personal facts and the questions they answer mixed in. By default all 100k are really
+embedded (~10 minutes on 2 shared cores). With --unique N smaller than the largest size, only
+N sentences are embedded and the rest are copies of them whose vectors get Gaussian noise
+(sigma 0.02 per dimension, renormalised: cosine ~0.93 to the original): search cost depends
+on the vectors, not where they came from, but quality numbers past N are on that mixture.
 """
 
 from __future__ import annotations
@@ -56,56 +57,75 @@ QA = [
 ]
 
 NAMES = ["Rui", "Marta", "Joao", "Ines", "Pedro", "Sofia", "Tiago", "Beatriz", "Miguel", "Carla",
-         "Nuno", "Rita", "Hugo", "Lara", "Diogo", "Clara", "Andre", "Vera", "Bruno", "Eva"]
+         "Nuno", "Rita", "Hugo", "Lara", "Diogo", "Clara", "Andre", "Vera", "Bruno", "Eva",
+         "Paulo", "Helena", "Jorge", "Teresa", "Luis", "Ana Rita", "Filipe", "Joana", "Sergio",
+         "Mafalda", "Ricardo", "Sara", "Vasco", "Catarina", "Gil", "Leonor", "Duarte", "Marina"]
 PLACES = ["the library", "the gym", "the market", "the office", "the station", "the park",
           "the pharmacy", "the bakery", "the post office", "the beach", "the museum",
-          "the garage", "the school", "the town hall", "the airport", "the cinema"]
+          "the garage", "the school", "the town hall", "the airport", "the cinema",
+          "the hardware store", "the swimming pool", "the bookshop", "the football pitch",
+          "the train platform", "the hospital car park", "the river path", "the old church",
+          "the shopping centre", "the harbour", "the community garden", "the tram stop"]
 THINGS = ["the printer", "the washing machine", "the bicycle", "the garden hose", "the laptop",
           "the kitchen tap", "the car battery", "the front door lock", "the heater", "the roof tiles",
-          "the phone charger", "the vacuum cleaner", "the fridge", "the curtains", "the lawnmower"]
+          "the phone charger", "the vacuum cleaner", "the fridge", "the curtains", "the lawnmower",
+          "the dishwasher", "the shower head", "the smoke alarm", "the router", "the oven",
+          "the bathroom fan", "the garden fence", "the balcony door", "the desk lamp"]
 DAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December"]
 FOODS = ["lasagne", "grilled sardines", "mushroom risotto", "chicken curry", "lentil soup",
-         "apple pie", "sushi", "pancakes", "bacalhau", "ramen", "tacos", "falafel"]
+         "apple pie", "sushi", "pancakes", "bacalhau", "ramen", "tacos", "falafel",
+         "roast lamb", "vegetable stew", "octopus salad", "pizza", "custard tarts", "paella"]
 HOBBIES = ["chess", "painting", "gardening", "photography", "knitting", "climbing", "pottery",
-           "birdwatching", "cycling", "baking bread", "playing guitar", "sailing"]
+           "birdwatching", "cycling", "baking bread", "playing guitar", "sailing",
+           "woodworking", "yoga", "surfing", "drawing comics", "learning the piano", "fishing"]
 TEMPLATES = [
     "{name} said the meeting at {place} moved to {day}",
-    "Need to fix {thing} before {month}",
+    "Need to fix {thing} before the end of {month}, it will cost about {n} euros",
     "{name} recommended the {food} at the place near {place}",
     "Borrowed {thing} from {name} on {day}",
-    "{name} started {hobby} last {month}",
+    "{name} started {hobby} last {month} at {place}",
     "Remember to return {thing} to {place} by {day}",
-    "Cooked {food} for {name} and it went well",
-    "{name}'s birthday party is at {place} in {month}",
-    "The bill for {thing} repair was {n} euros",
+    "Cooked {food} for {name} on {day} and it went well",
+    "{name}'s birthday party is at {place} on {day} {n} {month}",
+    "The bill for the {thing} repair was {n} euros",
     "Parked near {place}, level {n}",
-    "{name} is thinking about taking up {hobby}",
-    "Bus {n} to {place} leaves every twenty minutes",
+    "{name} is thinking about taking up {hobby} in {month}",
+    "Bus {n} to {place} leaves every twenty minutes on {day}s",
     "Ordered a new part for {thing}, arriving {day}",
-    "Had {food} with {name} at {place}",
-    "{name} lent me a book about {hobby}",
+    "Had {food} with {name} at {place} on {day}",
+    "{name} lent me a book about {hobby} in {month}",
     "Pay {name} back {n} euros for the concert tickets",
     "{place} closes early on {day}s in {month}",
-    "Watched a documentary about {hobby} with {name}",
+    "Watched a documentary about {hobby} with {name} on {day}",
     "The warranty on {thing} ends in {month}",
-    "{name} moved to a flat near {place}",
+    "{name} moved to a flat near {place} in {month}",
+    "{name} asked me to check {thing} before {day}",
+    "Saw {name} at {place} buying {food} ingredients",
+    "Room {n} at {place} is booked for the {hobby} club on {day}",
+    "{name} and {name2} are organising a {hobby} weekend in {month}",
 ]
 
 
 def sentences(n: int, seed: int = 1) -> list[str]:
+    """n distinct sentences (about 10 million are possible)."""
     rng = random.Random(seed)
     seen: set[str] = set()
     out: list[str] = []
+    misses = 0
     while len(out) < n:
         text = rng.choice(TEMPLATES).format(
-            name=rng.choice(NAMES), place=rng.choice(PLACES), thing=rng.choice(THINGS),
-            day=rng.choice(DAYS), month=rng.choice(MONTHS), food=rng.choice(FOODS),
-            hobby=rng.choice(HOBBIES), n=rng.randint(2, 400))
-        if text not in seen:
-            seen.add(text)
-            out.append(text)
+            name=rng.choice(NAMES), name2=rng.choice(NAMES), place=rng.choice(PLACES),
+            thing=rng.choice(THINGS), day=rng.choice(DAYS), month=rng.choice(MONTHS),
+            food=rng.choice(FOODS), hobby=rng.choice(HOBBIES), n=rng.randint(2, 400))
+        if text in seen:
+            misses += 1
+            if misses > 10 * n:
+                raise RuntimeError(f"the templates can't make {n} distinct sentences")
+            continue
+        seen.add(text)
+        out.append(text)
     return out
 
 
@@ -127,8 +147,8 @@ def du(path: Path) -> int:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--max", type=int, default=100_000, help="largest size (default 100000)")
-    parser.add_argument("--unique", type=int, default=20_000,
-                        help="sentences actually embedded (default 20000)")
+    parser.add_argument("--unique", type=int, default=100_000,
+                        help="sentences actually embedded (default 100000)")
     parser.add_argument("--queries", type=int, default=200, help="timed searches per size")
     parser.add_argument("--rebuild-max", type=int, default=100_000,
                         help="time rebuild() only up to this size")
@@ -166,7 +186,8 @@ def main() -> int:
     merged = sum(isinstance(memory.remember(t, "note"), DuplicateResult) for t in one_by_one)
     remember_rate = len(one_by_one) / (time.perf_counter() - t0)
 
-    pool = [t for t in sentences(args.unique + 400, seed=1) if t not in set(one_by_one)]
+    taken = set(one_by_one)
+    pool = [t for t in sentences(args.unique + 400, seed=1) if t not in taken]
     pool = pool[: args.unique]
     t0 = time.perf_counter()
     first = pool[:1000]
@@ -264,8 +285,10 @@ def main() -> int:
           f"{len(one_by_one)} notes, {merged} merged | {remember_rate:.1f} |")
     print(f"| batch of 1000 (embed + one SQLite transaction + Chroma upsert) | {batch_rate:.1f} |")
     print(f"| embedding alone, batches of {embedder.batch_size} | {embed_rate:.1f} |")
-    print(f"\nEmbedded {len(pool) + len(QA) + len(one_by_one)} unique sentences "
-          f"(the rest of the pool: {rest_embed_s:.0f} s); larger sizes are perturbed copies.\n")
+    copies = (f"; beyond {len(pool) + len(QA) + len(one_by_one):,} memories they are perturbed "
+              f"copies" if copy_round else "; no perturbed copies")
+    print(f"\nEmbedded {len(pool) + len(QA) + len(one_by_one):,} distinct sentences (after the "
+          f"first 1000: {rest_embed_s:.0f} s){copies}.\n")
     print("| memories | search p50 ms | search p95 ms | query embedding p50 / p95 ms | "
           "Chroma query p50 / p95 ms | insert s (batches of 5000) | rebuild s | Chroma MB | "
           "SQLite MB | recall@5 | recall@1 |")

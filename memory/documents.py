@@ -66,7 +66,8 @@ def _read_pdf(path: Path) -> str:
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError,
             RecursionError) as exc:
         # pypdf reports broken files with its own errors and, for some damage, plain ones.
-        raise DocumentError(f"{path.name} is not a readable PDF ({type(exc).__name__}: {exc}).") from exc
+        raise DocumentError(f"{path.name} is not a readable PDF "
+                            f"({type(exc).__name__}: {exc}).") from exc
     text = "\n\n".join(p.strip() for p in pages if p.strip())
     if not text:
         raise DocumentError(f"{path.name} has no text layer (a scanned PDF?); Hearth can't read "

@@ -91,7 +91,8 @@ def content_words(text: str) -> set[str]:
 
 
 def is_duplicate(similarity: float, new_text: str, old_text: str) -> bool:
-    return similarity >= DUPLICATE_SIMILARITY and specific_words(new_text) == specific_words(old_text)
+    return (similarity >= DUPLICATE_SIMILARITY
+            and specific_words(new_text) == specific_words(old_text))
 
 
 def looks_like_conflict(similarity: float, new_text: str, old_text: str) -> bool:

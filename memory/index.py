@@ -232,8 +232,9 @@ class MemoryIndex:
         if n <= 0:
             return []
         where = {"kind": {"$in": sorted(set(kinds))}} if kinds else None
-        result = self.collection.query(query_embeddings=np.asarray(vector, dtype=np.float32)[None, :],
-                                       n_results=n, where=where, include=["distances"])
+        query = np.asarray(vector, dtype=np.float32)[None, :]
+        result = self.collection.query(query_embeddings=query, n_results=n, where=where,
+                                       include=["distances"])
         return [(int(i), 1.0 - float(d))
                 for i, d in zip(result["ids"][0], result["distances"][0], strict=True)]
 

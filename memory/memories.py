@@ -117,7 +117,8 @@ class MemoryStore:
 
     def add(self, text: str, kind: str = "note", source: str | None = None, *,
             status: str = "active", pinned: bool = False, conflicts_with: int | None = None,
-            embedding: np.ndarray | None = None, embedding_model: str | None = None) -> MemoryRecord:
+            embedding: np.ndarray | None = None,
+            embedding_model: str | None = None) -> MemoryRecord:
         item = NewMemory(text, kind, source, status, pinned, conflicts_with=conflicts_with)
         vectors = None if embedding is None else np.asarray(embedding)[None, :]
         return self.add_many([item], vectors, embedding_model)[0]
@@ -130,11 +131,12 @@ class MemoryStore:
             text = check_text(item.text)
             vector = None if embeddings is None else embeddings[i]
             rows.append(MemoryEntry(
-                text=text, kind=check_kind(item.kind), source=(item.source or None) and item.source[:255],
+                text=text, kind=check_kind(item.kind), source=(item.source or "")[:255] or None,
                 status=check_status(item.status), pinned=bool(item.pinned),
                 created_at=item.created_at or utcnow(), last_used_at=item.last_used_at,
                 text_hash=text_hash(text), conflicts_with=item.conflicts_with,
-                embedding=_blob(vector), embedding_model=embedding_model if vector is not None else None,
+                embedding=_blob(vector),
+                embedding_model=embedding_model if vector is not None else None,
                 indexed=False))
         with self.db.session() as s:
             s.add_all(rows)
@@ -184,7 +186,8 @@ class MemoryStore:
         with self.db.session() as s:
             for start in range(0, len(ids), 500):
                 part = ids[start:start + 500]
-                deleted += s.execute(delete(MemoryEntry).where(MemoryEntry.id.in_(part))).rowcount or 0
+                result = s.execute(delete(MemoryEntry).where(MemoryEntry.id.in_(part)))
+                deleted += result.rowcount or 0
         return deleted
 
     def touch(self, memory_ids: Iterable[int]) -> None:
