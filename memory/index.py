@@ -227,8 +227,10 @@ class MemoryIndex:
 
     def query(self, vector: np.ndarray, n: int, kinds: Iterable[str] | None = None
               ) -> list[tuple[int, float]]:
-        """The n nearest ids with their cosine similarity, best first."""
-        n = min(int(n), self.count())
+        """The n nearest ids with their cosine similarity, best first (fewer when the index
+        holds fewer). No count() first: at 100k memories it costs ~10 ms, as much as the
+        query itself, and Chroma 1.5 simply returns fewer results."""
+        n = int(n)
         if n <= 0:
             return []
         where = {"kind": {"$in": sorted(set(kinds))}} if kinds else None
