@@ -14,10 +14,10 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from agent.context import check_user_text, fit_to_context
-from agent.events import (AnswerFinished, AnswerStarted, Event, ExpertFinished, ExpertStarted,
-                          Failed, MemoriesProposed, MemoriesUsed, MemorySaved, Notice, Token,
-                          UserMessageSaved)
-from agent.expert_context import results_block
+from agent.events import (AnswerFinished, AnswerStarted, Event, Failed, MemoriesProposed,
+                          MemoriesUsed, MemorySaved, Notice, PlanReady, PlanStarted, TaskFinished,
+                          TaskStarted, Token, UserMessageSaved)
+from agent.expert_context import legacy_tasks, results_block
 from agent.llm import LLM, ModelLoadError
 from agent.model_registry import ModelFileError, get_model
 from agent.prompts import load_prompt
@@ -26,17 +26,19 @@ from memory.settings import Settings
 
 FLUSH_EVERY_S = 0.5
 REPLAYED_STATUSES = {"done", "stopped", "interrupted"}
-# Until the planner (agent issue) decides, every attachment goes to the experts for its kind.
-EXPERTS_FOR_KIND = {
-    "audio": ("speech-to-text",),
-    "image": ("object-detection", "pose-estimation", "face-recognition"),
-}
 
 LLMFactory = Callable[[Settings], LLM]
 
 # "remember that my sister's name is Ana", "please remember: I'm allergic to peanuts"
 REMEMBER = re.compile(r"^\s*(?:please\s+)?remember\s*(?:that\b|:)?\s*(?P<fact>.+)", re.I | re.S)
 FIRST_PERSON = re.compile(r"^\s*(i|i'm|i've|i am|my|me|we|our)\b", re.I)
+# Without files, only the memory experts could help: plan only when the message is about
+# memory; plain chat goes straight to the answer (no planning pass on a 2-core CPU).
+ABOUT_MEMORY = re.compile(r"\b(remember\w*|memor\w*|notes?|saved?|store|told you|tell you|"
+                          r"did i (say|tell|mention)|look up|search)\b", re.I)
+# memory-save is offered to the planner only when the user's own words ask to keep something:
+# text from files and transcripts is data, so it can never talk the agent into saving.
+ASKS_TO_SAVE = re.compile(r"\b(remember|save|store|keep|note down|memori[sz]e)\b", re.I)
 
 
 def llm_from_settings(settings: Settings) -> LLM:
@@ -74,7 +76,9 @@ class Assistant:
                 from experts.runner import ExpertRunner
 
                 options = {"speech-to-text": {"variant": variant}}
-                self._experts = ExpertRunner(ExpertRegistry(self.store.db, options=options))
+                registry = ExpertRegistry(self.store.db, options=options,
+                                          memory=lambda: self.memory)
+                self._experts = ExpertRunner(registry)
                 self._experts_variant = variant
             return self._experts
 
@@ -166,25 +170,31 @@ class Assistant:
             self.store.update_message(answer.id, status="error")
             yield Failed(answer.id, answer_meta["error"])
             return
-        traces: list[dict] = []
-        for event in self._run_experts(saved, cancel):
-            yield event
-            if isinstance(event, ExpertFinished):
-                traces.append(event.to_trace())
-                self.store.update_message(answer.id, meta={**answer_meta, "experts": traces})
-        prompt_text = f"{text}\n\n{results_block(prompts['attachments_note'], traces)}" if traces else text
+        trace: dict = {}
         try:
+            for event in self._plan_and_run(text, saved, history, bool(saved_memory), cancel):
+                if isinstance(event, PlanReady):
+                    trace = event.trace
+                if isinstance(event, (PlanReady, TaskStarted, TaskFinished)):
+                    answer_meta["trace"] = trace  # stored first: the window re-renders from it
+                    self.store.update_message(answer.id, meta=answer_meta)
+                yield event
+            prompt_text = text
+            if trace.get("tasks"):
+                prompt_text = f"{text}\n\n{results_block(prompts['attachments_note'], trace['tasks'])}"
             if not self.model_loaded:
                 yield Notice(f"Loading {self.settings.model}…")
             llm = self.llm()
             used = self._recall(text, llm)
             if used:
                 answer_meta["memories"] = used
-                self.store.update_message(answer.id, meta={**answer_meta, "experts": traces})
+                self.store.update_message(answer.id, meta=answer_meta)
                 yield MemoriesUsed(used)
             elif self._memory_error and self.settings.use_memory:
                 yield Notice(f"Answering without memory: {self._memory_error}")
             system = prompts["system"]
+            if trace.get("tasks"):
+                system = f"{system}\n{prompts['cite_experts']}"
             if used:
                 lines = "\n".join(f"- {m['text']}" for m in used)
                 system = f"{system}\n\n{prompts['memories_intro']}\n{lines}"
@@ -192,7 +202,7 @@ class Assistant:
                                     llm.n_ctx, self.settings.max_tokens)
         except (ModelFileError, ModelLoadError) as exc:
             self.store.update_message(answer.id, status="error",
-                                      meta={**answer_meta, "error": str(exc), "experts": traces})
+                                      meta={**answer_meta, "error": str(exc)})
             yield Failed(answer.id, str(exc))
             return
         if fitted.dropped_messages:
@@ -215,13 +225,11 @@ class Assistant:
         except Exception as exc:  # noqa: BLE001 - any model failure ends this answer, not the app
             content = "".join(parts)
             self.store.update_message(answer.id, content=content, status="error",
-                                      meta={**answer_meta, "error": str(exc), "experts": traces})
+                                      meta={**answer_meta, "error": str(exc)})
             yield Failed(answer.id, f"The model failed while answering: {exc}")
             return
         stats = {**answer_meta, **llm.last_stats.as_dict()}
         stats["prompt_tokens"] = fitted.prompt_tokens
-        if traces:
-            stats["experts"] = traces
         status = "stopped" if cancel is not None and cancel.is_set() else "done"
         content = "".join(parts)
         self.store.update_message(answer.id, content=content, status=status, meta=stats)
@@ -286,30 +294,87 @@ class Assistant:
         return [{"id": r.id, "text": r.text, "kind": r.kind, "score": round(score, 3)}
                 for r, score in chosen]
 
-    def _run_experts(self, attachments: list[AttachmentRecord],
-                     cancel: threading.Event | None) -> Iterator[Event]:
-        from experts.base import ExpertError
+    def tools(self, text: str, saved_memory: bool) -> dict:
+        """The experts the planner may use for this message, as planner.ToolInfo by name."""
+        from agent.planner import ToolInfo
+
+        out = {}
+        for spec in self.experts.registry.tool_specs():
+            name = spec["name"]
+            if name.startswith("memory-") and not self.settings.use_memory:
+                continue
+            if name == "memory-save" and (saved_memory or not ASKS_TO_SAVE.search(text)):
+                continue
+            out[name] = ToolInfo(name, spec["description"], spec["args"])
+        return out
+
+    def _plan_and_run(self, text: str, attachments: list[AttachmentRecord], history,
+                      saved_memory: bool, cancel: threading.Event | None) -> Iterator[Event]:
+        """Plan the request over the experts, run the plan, and report both as they happen.
+        Ends with nothing when no expert is needed (plain chat)."""
+        from agent.executor import Executor, initial_records
+        from agent.planner import Planner, PlanOutcome, rule_plan
+        from agent.plan import Plan
         from experts.inputs import kind_of
 
-        for att in attachments:
-            names = EXPERTS_FOR_KIND.get(kind_of(att.name) or "", ())
-            if not names:
-                yield ExpertFinished("none", att.name, None,
-                                     error=f"Hearth can't read {att.path.suffix or 'this kind of'} files yet.")
-                continue
-            for name in names:
-                if cancel is not None and cancel.is_set():
-                    return
-                yield ExpertStarted(name, att.name)
-                try:
-                    (arg,) = self.experts.registry.get(name).inputs
-                    result = self.experts.run(name, {arg: str(att.path)}, cancel=cancel)
-                except ExpertError as exc:
-                    yield ExpertFinished(name, att.name, None, error=str(exc))
-                    continue
-                yield ExpertFinished(name, att.name, result.data,
-                                     annotated=str(result.annotated) if result.annotated else None,
-                                     seconds=result.seconds)
+        files = {a.name: kind_of(a.name) for a in attachments}
+        unreadable = [n for n, k in files.items() if k is None]
+        if unreadable:
+            yield Notice(f"Hearth can't read {', '.join(unreadable)} yet (it reads audio and "
+                         f"images); the rest of the message goes on.")
+        files = {n: k for n, k in files.items() if k is not None}
+        if not files and (saved_memory or not ABOUT_MEMORY.search(text)
+                          or not self.settings.use_memory):
+            return
+        tools = self.tools(text, saved_memory)
+        yield PlanStarted(list(files))
+        if not self.model_loaded:
+            yield Notice(f"Loading {self.settings.model}…")
+        llm = self.llm()
+        context = ""
+        if not files and history and history[-1][0] == "assistant" and len(history) >= 2:
+            context = history[-2][1][:300]  # the previous question, for "and save that"
+        try:
+            outcome: PlanOutcome = Planner(llm).plan(text, files, tools, context=context,
+                                                     cancel=cancel)
+        except (ModelFileError, ModelLoadError):
+            raise
+        except Exception as exc:  # noqa: BLE001 - planning failed; the files still get read
+            outcome = PlanOutcome(rule_plan(files, tools), "fallback", error=f"the model failed: {exc}")
+        if cancel is not None and cancel.is_set():
+            outcome = PlanOutcome(Plan(), "stopped", outcome.seconds, outcome.raw)
+        records = initial_records(outcome.plan)
+        trace = {**outcome.to_dict(), "tasks": [r.to_dict() for r in records]}
+        yield PlanReady(trace)
+        if outcome.source == "fallback":
+            yield Notice(f"The model's plan could not be used ({outcome.error}); Hearth ran "
+                         f"the usual experts for each file instead.")
+        if not records:
+            return
+        paths = {a.name: a.path for a in attachments}
+        kinds = {name: t.args for name, t in tools.items()}
+        caller = self._caller(llm, cancel)
+        executor = Executor(lambda name, inputs, c: self.experts.run(name, inputs, cancel=c),
+                            paths, kinds, caller=caller)
+        for event in executor.run(outcome.plan, records, cancel):
+            trace["tasks"] = [r.to_dict() for r in records]
+            yield event
+
+    def _caller(self, llm: LLM, cancel: threading.Event | None):
+        """The caller role: turns another task's output into this task's argument when a
+        verbatim copy would be a poor one (a whole transcript as a memory search query)."""
+        prompt = load_prompt("caller")
+
+        def call(task, text: str) -> str:
+            if task.task != "memory-search" or len(text.split()) <= 12:
+                return text
+            messages = [{"role": "system", "content": prompt["system"]},
+                        {"role": "user", "content": prompt["user"].format(text=text)}]
+            query = llm.complete(messages, max_tokens=24, temperature=0.0, cancel=cancel)
+            query = query.strip().strip('"').splitlines()[0].strip() if query.strip() else ""
+            return query or text
+
+        return call
 
 
 def _history(messages: list[MessageRecord], note: str) -> list[tuple[str, str]]:
@@ -323,7 +388,8 @@ def _history(messages: list[MessageRecord], note: str) -> list[tuple[str, str]]:
             continue
         content = m.content
         reply = messages[i + 1] if i + 1 < len(messages) else None
-        if m.role == "user" and reply is not None and reply.meta.get("experts"):
-            content = f"{content}\n\n{results_block(note, reply.meta['experts'])}"
+        tasks = legacy_tasks(reply.meta) if reply is not None else []
+        if m.role == "user" and tasks:
+            content = f"{content}\n\n{results_block(note, tasks)}"
         out.append((m.role, content))
     return out

@@ -38,24 +38,31 @@ class AnswerFinished:
 
 
 @dataclass(frozen=True)
-class ExpertStarted:
-    expert: str
-    file: str
+class PlanStarted:
+    """The planner is writing the plan (the model reads the request and the examples)."""
+    files: list
 
 
 @dataclass(frozen=True)
-class ExpertFinished:
-    """One expert's run on one attachment: `result` is the spec's JSON, or `error` says why not."""
-    expert: str
-    file: str
-    result: dict | None
-    error: str | None = None
-    annotated: str | None = None
-    seconds: float = 0.0
+class PlanReady:
+    """The validated plan: `trace` is the stored trace ({plan, source, seconds, error, tasks})."""
+    trace: dict
 
-    def to_trace(self) -> dict:
-        return {"expert": self.expert, "file": self.file, "result": self.result,
-                "error": self.error, "annotated": self.annotated, "seconds": round(self.seconds, 3)}
+    @property
+    def tasks(self) -> list:
+        return self.trace["tasks"]
+
+
+@dataclass(frozen=True)
+class TaskStarted:
+    """A step began: `task` is its record ({id, task, step, args, inputs, status, ...})."""
+    task: dict
+
+
+@dataclass(frozen=True)
+class TaskFinished:
+    """A step ended: status done, failed, skipped or stopped; output or error in the record."""
+    task: dict
 
 
 @dataclass(frozen=True)
@@ -86,5 +93,6 @@ class Failed:
     error: str
 
 
-Event = (UserMessageSaved | Notice | ExpertStarted | ExpertFinished | MemorySaved | MemoriesUsed
+Event = (UserMessageSaved | Notice | PlanStarted | PlanReady | TaskStarted | TaskFinished
+         | MemorySaved | MemoriesUsed
          | AnswerStarted | Token | AnswerFinished | MemoriesProposed | Failed)

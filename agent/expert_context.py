@@ -31,12 +31,40 @@ def summarize(expert: str, result: dict | None, error: str | None = None) -> str
             return "no faces found"
         names = [f["name"] or "an unknown person" for f in faces]
         return f"{len(faces)} faces: " + ", ".join(names)
+    if expert == "memory-search":
+        found = result.get("memories", [])
+        if not found:
+            return "nothing found in memory"
+        return f"{len(found)} memories: " + "; ".join(f'"{m["text"]}"' for m in found)
+    if expert == "memory-save":
+        return f'saved to memory: "{result.get("text", "")}"'
     return str(result)[:MAX_TRANSCRIPT_CHARS]
 
 
-def results_block(note: str, traces: list[dict]) -> str:
+def task_line(task: dict) -> str:
+    """One step of a plan as the summarizer and the user read it."""
+    where = ", ".join(str(v) for v in (task.get("args") or {}).values())
+    if task.get("status") in ("skipped", "stopped", "waiting", "running"):
+        what = f"{task.get('status')}: {task.get('error') or 'did not finish'}"
+    else:
+        what = summarize(task["task"], task.get("output"), task.get("error"))
+    return f"{task['task']} on {where}: {what}" if where else f"{task['task']}: {what}"
+
+
+def legacy_tasks(meta: dict) -> list[dict]:
+    """The tasks of a stored answer: its plan's trace, or (answers from before the planner)
+    the experts it ran on each file."""
+    if meta.get("trace"):
+        return meta["trace"].get("tasks", [])
+    return [{"task": t["expert"], "args": {"file": t["file"]}, "output": t.get("result"),
+             "error": t.get("error"), "status": "failed" if t.get("error") else "done",
+             "annotated": t.get("annotated"), "seconds": t.get("seconds", 0.0),
+             "step": f"{t['expert']} on {t['file']}", "id": i}
+            for i, t in enumerate(meta.get("experts", []))]
+
+
+def results_block(note: str, tasks: list[dict]) -> str:
     """Goes after the user's question: the 0.5B model answered best with the question first,
     the results fenced, and the reminder that they are data last (docs/experts.md)."""
-    lines = [f"- {t['expert']} on {t['file']}: {summarize(t['expert'], t.get('result'), t.get('error'))}"
-             for t in traces]
+    lines = [f"- {task_line(t)}" for t in tasks]
     return "<attached_files>\n" + "\n".join(lines) + f"\n</attached_files>\n{note}"

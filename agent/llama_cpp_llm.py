@@ -12,6 +12,7 @@ from agent.llm import LLM, GenerationStats, Messages, ModelLoadError
 
 class LlamaCppLLM(LLM):
     supports_schema = True
+    supports_grammar = True
 
     def __init__(self, model_path: Path | str, *, name: str | None = None, n_ctx: int = 4096,
                  n_threads: int = 2, seed: int = 0, reinstall_hint: str = ""):
@@ -46,15 +47,19 @@ class LlamaCppLLM(LLM):
         return self._llama
 
     def stream(self, messages: Messages, *, max_tokens: int = 512, temperature: float = 0.7,
-               cancel: threading.Event | None = None, response_format: dict | None = None
-               ) -> Iterator[str]:
+               cancel: threading.Event | None = None, response_format: dict | None = None,
+               grammar: str | None = None) -> Iterator[str]:
         llama = self.load()
+        if grammar is not None:
+            from llama_cpp import LlamaGrammar
+
+            grammar = LlamaGrammar.from_string(grammar, verbose=False)
         stats = GenerationStats()
         self.last_stats = stats
         start = time.perf_counter()
         chunks = llama.create_chat_completion(
             messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True,
-            seed=self.seed, response_format=response_format)
+            seed=self.seed, response_format=response_format, grammar=grammar)
         try:
             for chunk in chunks:
                 if cancel is not None and cancel.is_set():

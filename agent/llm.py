@@ -43,6 +43,7 @@ class LLM(ABC):
     name: str = "llm"
     can_stream: bool = True
     supports_schema: bool = False
+    supports_grammar: bool = False  # stream(..., grammar=GBNF text) constrains decoding
     n_ctx: int = 2048
 
     def __init__(self) -> None:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtGui import QImageReader, QTextBlockFormat, QTextCharFormat, QTextCursor, QTextImageFormat
-
-from agent.expert_context import summarize
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import (QDesktopServices, QImageReader, QTextBlockFormat, QTextCharFormat,
+                           QTextCursor, QTextImageFormat)
 from PySide6.QtWidgets import QTextBrowser
+
+from agent.expert_context import legacy_tasks, summarize
 
 from memory.conversations import MessageRecord
 
@@ -18,6 +20,18 @@ STATUS_NOTES = {
     "error": "Failed.",
     "streaming": "",
 }
+
+STEP_STATUS = {  # marker, colour
+    "waiting": ("waiting", "#888888"),
+    "running": ("running…", "#1f5fa8"),
+    "done": ("done", "#2e7d32"),
+    "failed": ("failed", "#b00020"),
+    "skipped": ("skipped", "#b00020"),
+    "stopped": ("stopped", "#888888"),
+}
+PLAN_SOURCE = {"model": "planned by the local model", "fallback": "fallback plan",
+               "stopped": "stopped while planning"}
+SHORT_OUTPUT = 90  # characters of a step's result shown while it is collapsed
 
 IMAGE_BOX = (320, 220)  # annotated images are thumbnails; a tall photo must not fill the chat
 
@@ -29,14 +43,31 @@ class ChatView(QTextBrowser):
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("chatView")
-        self.setOpenExternalLinks(True)
+        # Step links ("step:MESSAGE:TASK") expand a step in place; web links open outside.
+        self.setOpenLinks(False)
+        self.anchorClicked.connect(self._on_anchor)
+        self.expanded: set[tuple[int, int]] = set()
+        self._messages: list[MessageRecord] = []
         self.show_welcome()
+
+    def _on_anchor(self, url: QUrl) -> None:
+        if url.scheme() != "step":
+            QDesktopServices.openUrl(url)
+            return
+        message_id, _, task_id = url.path().partition(":")
+        key = (int(message_id), int(task_id))
+        self.expanded.symmetric_difference_update({key})
+        bar = self.verticalScrollBar()
+        position = bar.value()
+        self.show_messages(self._messages)
+        bar.setValue(position)
 
     def show_welcome(self) -> None:
         self.setHtml(WELCOME)
         self.showing_welcome = True
 
     def show_messages(self, messages: list[MessageRecord]) -> None:
+        self._messages = messages
         self.clear()
         self.showing_welcome = False
         if not messages:
@@ -46,7 +77,8 @@ class ChatView(QTextBrowser):
             self.append_message(m.role, m.content, status=m.status, model=m.model,
                                 error=m.meta.get("error"),
                                 attachments=[a.name for a in m.attachments],
-                                experts=m.meta.get("experts", []),
+                                tasks=legacy_tasks(m.meta), trace=m.meta.get("trace"),
+                                message_id=m.id,
                                 memories=m.meta.get("memories", []),
                                 saved_memory=m.meta.get("saved_memory"))
 
@@ -57,7 +89,8 @@ class ChatView(QTextBrowser):
 
     def append_message(self, role: str, content: str, *, status: str = "done",
                        model: str | None = None, error: str | None = None,
-                       attachments: list[str] = (), experts: list[dict] = (),
+                       attachments: list[str] = (), tasks: list[dict] = (),
+                       trace: dict | None = None, message_id: int = 0,
                        memories: list[dict] = (), saved_memory: dict | None = None) -> None:
         if self.showing_welcome:
             self.clear()
@@ -79,8 +112,10 @@ class ChatView(QTextBrowser):
         if memories:
             used = "; ".join(m["text"] for m in memories)
             self._insert_grey(cursor, f"Used memories: {used}")
-        for trace in experts:
-            self._insert_trace(cursor, trace)
+        if trace is not None and trace.get("source") in PLAN_SOURCE:
+            self._insert_plan_header(cursor, trace)
+        for task in tasks:
+            self._insert_step(cursor, message_id, task)
         if role == "assistant" and status != "streaming" and content:
             cursor.insertMarkdown(content)
         else:
@@ -99,27 +134,66 @@ class ChatView(QTextBrowser):
         cursor.insertHtml(f'<span style="color:#555555"><i>{html.escape(text)}</i></span>')
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
 
-    def _insert_trace(self, cursor: QTextCursor, trace: dict) -> None:
-        """One expert's result on one file: a line of text, and the annotated image if any."""
-        seconds = f" · {trace['seconds']:.2f} s" if trace.get("seconds") else ""
-        head = f"{trace['expert']} · {trace['file']}{seconds}"
-        line = summarize(trace["expert"], trace.get("result"), trace.get("error"))
-        colour = "#b00020" if trace.get("error") else "#555555"
-        cursor.insertHtml(f'<span style="color:{colour}"><i>{html.escape(head)}:</i> '
-                          f'{html.escape(line)}</span>')
+    def _insert_plan_header(self, cursor: QTextCursor, trace: dict) -> None:
+        how = PLAN_SOURCE[trace["source"]]
+        n = len(trace.get("tasks", []))
+        text = f"Plan: {n} step{'s' if n != 1 else ''}, {how} in {trace.get('seconds', 0):.1f} s"
+        if trace.get("error"):
+            text += f" (the model's plan was unusable: {trace['error']})"
+        cursor.insertHtml(f'<span style="color:#555555"><b>{html.escape(text)}</b></span>')
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
-        annotated = trace.get("annotated")
+
+    def _insert_step(self, cursor: QTextCursor, message_id: int, task: dict) -> None:
+        """One step of the plan: status, what it does, which expert, its time; a click on it
+        shows its input and output (the transcript, the annotated image)."""
+        status = task.get("status", "done")
+        marker, colour = STEP_STATUS.get(status, (status, "#555555"))
+        key = (message_id, task.get("id", 0))
+        open_ = key in self.expanded
+        seconds = f" · {task['seconds']:.2f} s" if task.get("seconds") and status == "done" else ""
+        result = ""
+        if status in ("done", "failed", "skipped", "stopped"):
+            result = summarize(task["task"], task.get("output"), task.get("error"))
+            if status == "skipped":
+                result = task.get("error") or "skipped"
+            if not open_ and len(result) > SHORT_OUTPUT:
+                result = result[:SHORT_OUTPUT].rstrip() + "…"
+        arrow = "[-]" if open_ else "[+]"
+        link = f"step:{key[0]}:{key[1]}"
+        cursor.insertHtml(
+            f'<a href="{link}" style="color:#555555; text-decoration:none">{arrow}</a> '
+            f'<span style="color:{colour}">[{html.escape(marker)}]</span> '
+            f'<span style="color:#333333">{task.get("id", 0) + 1}. {html.escape(task.get("step", ""))}'
+            f'</span> <span style="color:#777777">· {html.escape(task["task"])}{seconds}</span>'
+            + (f'<br><span style="color:{"#b00020" if task.get("error") else "#555555"}">'
+               f'&nbsp;&nbsp;&nbsp;&nbsp;{html.escape(result)}</span>' if result else ""))
+        cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+        if not open_:
+            return
+        args = task.get("args") or {}
+        inputs = task.get("inputs") or {}
+        for name, value in args.items():
+            shown = value if inputs.get(name, value) == value or "/" in str(inputs.get(name)) \
+                else f"{value} → {inputs[name]}"
+            self._insert_grey(cursor, f"input {name}: {shown}")
+        needs = [d + 1 for d in task.get("dep", []) if d != -1]
+        if needs:
+            self._insert_grey(cursor, f"uses the output of step {', '.join(map(str, needs))}")
+        annotated = task.get("annotated")
         if annotated:
-            size = QImageReader(annotated).size()
-            if size.isValid():
-                image = QTextImageFormat()
-                image.setName(annotated)
-                scale = min(1.0, IMAGE_BOX[0] / max(1, size.width()),
-                            IMAGE_BOX[1] / max(1, size.height()))
-                image.setWidth(size.width() * scale)
-                image.setHeight(size.height() * scale)
-                cursor.insertImage(image)
-                cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
+            self._insert_image(cursor, annotated)
+
+    def _insert_image(self, cursor: QTextCursor, path: str) -> None:
+        size = QImageReader(path).size()
+        if not size.isValid():
+            return
+        image = QTextImageFormat()
+        image.setName(path)
+        scale = min(1.0, IMAGE_BOX[0] / max(1, size.width()), IMAGE_BOX[1] / max(1, size.height()))
+        image.setWidth(size.width() * scale)
+        image.setHeight(size.height() * scale)
+        cursor.insertImage(image)
+        cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
 
     def append_token(self, text: str) -> None:
         self._cursor_at_end().insertText(text, QTextCharFormat())

@@ -68,8 +68,8 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_ask(args) -> int:
     from agent.assistant import Assistant
     from agent.context import MessageRejected
-    from agent.events import (AnswerFinished, ExpertFinished, ExpertStarted, Failed,
-                              MemoriesProposed, MemoriesUsed, MemorySaved, Notice, Token)
+    from agent.events import (AnswerFinished, Failed, MemoriesProposed, MemoriesUsed, MemorySaved,
+                              Notice, PlanReady, PlanStarted, TaskFinished, TaskStarted, Token)
     from memory.conversations import ConversationStore
     from memory.db import Database
     from memory.settings import load_settings
@@ -89,15 +89,19 @@ def cmd_ask(args) -> int:
     assistant = Assistant(store, settings)
     cancel = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: cancel.set())
-    result: dict = {"conversation": conv.id, "model": settings.model, "notices": [], "experts": []}
+    result: dict = {"conversation": conv.id, "model": settings.model, "notices": [], "trace": None}
     code = 0
     try:
         for event in assistant.respond(conv.id, text, cancel, attachments=args.attach):
-            if isinstance(event, ExpertStarted):
-                print(f"[{event.expert} on {event.file}…]", file=sys.stderr)
-            elif isinstance(event, ExpertFinished):
-                result["experts"].append(event.to_trace())
-                print(f"[{event.expert} on {event.file}: {_expert_line(event)}]", file=sys.stderr)
+            if isinstance(event, PlanStarted):
+                print("[Planning…]", file=sys.stderr)
+            elif isinstance(event, PlanReady):
+                result["trace"] = event.trace
+                print(_plan_text(event.trace), file=sys.stderr)
+            elif isinstance(event, TaskStarted):
+                print(f"[step {event.task['id'] + 1}: {event.task['task']}…]", file=sys.stderr)
+            elif isinstance(event, TaskFinished):
+                print(f"[step {event.task['id'] + 1}: {_task_line(event.task)}]", file=sys.stderr)
             elif isinstance(event, MemorySaved):
                 what = "Already remembered" if event.duplicate else "Saved to memory"
                 print(f"[{what}: {event.text}]", file=sys.stderr)
@@ -134,11 +138,26 @@ def cmd_ask(args) -> int:
     return code
 
 
-def _expert_line(event) -> str:
-    from agent.expert_context import summarize
+def _plan_text(trace: dict) -> str:
+    how = {"model": "by the model", "fallback": "fallback rule", "rule": "no expert needed",
+           "stopped": "stopped"}.get(trace["source"], trace["source"])
+    tasks = trace["tasks"]
+    if not tasks:
+        return f"[Plan ({how}, {trace['seconds']:.1f} s): answer directly]"
+    lines = [f"[Plan ({how}, {trace['seconds']:.1f} s):"]
+    for t in tasks:
+        args = ", ".join(f"{k}={v}" for k, v in t["args"].items())
+        needs = [d + 1 for d in t["dep"] if d != -1]
+        after = f" after step {', '.join(map(str, needs))}" if needs else ""
+        lines.append(f"  {t['id'] + 1}. {t['step']} — {t['task']}({args}){after}")
+    return "\n".join(lines) + "]"
 
-    line = summarize(event.expert, event.result, event.error)
-    return line if event.error else f"{line} ({event.seconds:.2f} s)"
+
+def _task_line(task: dict) -> str:
+    from agent.expert_context import task_line
+
+    line = task_line(task)
+    return f"{line} ({task['seconds']:.2f} s)" if task["status"] == "done" else line
 
 
 def cmd_expert(args) -> int:

@@ -11,8 +11,9 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QInputDialog, QLabel, Q
                                QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from agent.context import MessageRejected, check_user_text
-from agent.events import (AnswerFinished, AnswerStarted, ExpertFinished, ExpertStarted, Failed,
-                          MemoriesProposed, MemorySaved, Notice, Token, UserMessageSaved)
+from agent.events import (AnswerFinished, AnswerStarted, Failed, MemoriesProposed, MemorySaved,
+                          Notice, PlanReady, PlanStarted, TaskFinished, TaskStarted, Token,
+                          UserMessageSaved)
 from app.attachment_bar import AttachmentBar
 from app.chat_view import ChatView
 from app.conversation_list import ConversationIdRole, ConversationListModel
@@ -279,11 +280,13 @@ class MainWindow(QMainWindow):
                 self.show_notice(f"Remember this? {facts} — accept it in Memory (Ctrl+M).", 20_000)
             else:
                 self.show_notice(f"Saved to memory: {facts}", 15_000)
-        elif isinstance(event, ExpertStarted):
-            self.show_notice(f"Running {event.expert} on {event.file}…", 60_000)
-        elif isinstance(event, ExpertFinished):
+        elif isinstance(event, PlanStarted):
+            self.show_notice("Planning which experts to use…", 60_000)
+        elif isinstance(event, (PlanReady, TaskStarted, TaskFinished)):
+            if isinstance(event, TaskStarted):
+                self.show_notice(f"Step {event.task['id'] + 1}: running {event.task['task']}…", 60_000)
             if visible:
-                self.open_conversation(self.current_id)  # shows the result from the stored trace
+                self.open_conversation(self.current_id)  # the plan's live status, as stored
         elif isinstance(event, AnswerStarted):
             self.show_notice("", 0)
             if visible:

@@ -13,6 +13,8 @@ BUILTIN: dict[str, str] = {
     "object-detection": "experts.detection:ObjectDetection",
     "pose-estimation": "experts.pose:PoseEstimation",
     "face-recognition": "experts.faces:FaceRecognition",
+    "memory-search": "experts.memory_tools:MemorySearch",
+    "memory-save": "experts.memory_tools:MemorySave",
 }
 
 
@@ -29,10 +31,12 @@ class ExpertRegistry:
     """Owns one instance per expert (weights load on first run) and closes them all."""
 
     def __init__(self, db: Any = None, classes: dict[str, type[Expert]] | None = None,
-                 options: dict[str, dict[str, Any]] | None = None):
+                 options: dict[str, dict[str, Any]] | None = None, memory: Any = None):
         """`classes` replaces the built-ins (tests register small fakes this way); `options`
-        are constructor arguments per expert (the speech model variant, say)."""
+        are constructor arguments per expert (the speech model variant, say); `memory`
+        returns the personal memory (or None) for the memory experts."""
         self.db = db
+        self.memory = memory
         self._classes = classes
         self._options = options or {}
         self._instances: dict[str, Expert] = {}
@@ -53,6 +57,8 @@ class ExpertRegistry:
             kwargs = dict(self._options.get(name, {}))
             if getattr(cls, "needs_db", False):
                 kwargs["db"] = self.db
+            if getattr(cls, "needs_memory", False):
+                kwargs["memory"] = self.memory
             self._instances[name] = cls(**kwargs)
         return self._instances[name]
 

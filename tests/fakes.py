@@ -101,7 +101,9 @@ class SlowExpert(Expert):
 
 
 def fake_expert_classes(**overrides) -> dict:
-    classes = {"speech-to-text": FakeTranscriber, "object-detection": FakeDetector,
+    from experts.memory_tools import MemorySave, MemorySearch
+
+    classes = {"memory-search": MemorySearch, "memory-save": MemorySave,"speech-to-text": FakeTranscriber, "object-detection": FakeDetector,
                "pose-estimation": type("FakePose", (FailingExpert,), {"name": "pose-estimation"}),
                "face-recognition": type("FakeFaces", (FailingExpert,), {"name": "face-recognition"})}
     classes.update(overrides)

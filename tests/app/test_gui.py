@@ -247,16 +247,22 @@ def test_dropped_files_are_attached_analysed_and_shown_inline(qtbot, open_window
     qtbot.waitUntil(lambda: not window.queue.busy, timeout=10_000)
     text = chat_text(window)
     assert "Attached: memo.wav, bus.jpg" in text
-    assert 'speech-to-text · memo.wav' in text and '"call the plumber"' in text
-    assert "object-detection · bus.jpg" in text and "4 person, 1 bus" in text
-    assert "pose-estimation · bus.jpg" in text and "damaged" in text  # a failure is shown, not hidden
+    assert "Plan: 4 steps, fallback plan" in text  # the scripted model writes no JSON plan
+    assert "1. Transcribe memo.wav · speech-to-text" in text and '"call the plumber"' in text
+    assert "[done] 2. Find the objects in bus.jpg · object-detection" in text
+    assert "4 person, 1 bus" in text
+    assert "[failed] 3. Find the people in bus.jpg" in text and "damaged" in text  # shown, not hidden
     assert "You said to call the plumber" in text
+    assert str(annotated) not in window.chat.document().toHtml()  # until the step is opened
+    answer_id = window.store.messages(window.current_id)[-1].id
+    window.chat.anchorClicked.emit(QUrl(f"step:{answer_id}:1"))
     assert str(annotated) in window.chat.document().toHtml()
+    assert "input image: bus.jpg" in chat_text(window)
     assert window.attachments.files() == [] and not window.attachments.isVisible()
 
     window.close()
     again = open_window(scripted(["unused"]), expert_classes=fake_expert_classes())
-    assert "4 person, 1 bus" in chat_text(again) and str(annotated) in again.chat.document().toHtml()
+    assert "4 person, 1 bus" in chat_text(again) and "[done] 1. Transcribe memo.wav" in chat_text(again)
 
 
 def test_a_folder_or_an_oversized_file_is_not_attached(qtbot, open_window, tmp_path, monkeypatch):
