@@ -107,6 +107,8 @@ class Assistant:
                     {"role": "user", "content": "hi"}]
         for _ in llm.stream(messages, max_tokens=1, temperature=0.0, cancel=cancel):
             pass
+        if getattr(llm, "supports_guided", False):
+            llm.vocab_masks()  # ~1 s over the 150k-token vocabulary, once, before the first plan
 
     @property
     def memory(self):

@@ -13,6 +13,7 @@ from agent.llm import LLM, GenerationStats, Messages, ModelLoadError
 class LlamaCppLLM(LLM):
     supports_schema = True
     supports_grammar = True
+    supports_guided = True  # guided(messages, program): see GuidedSession
 
     def __init__(self, model_path: Path | str, *, name: str | None = None, n_ctx: int = 4096,
                  n_threads: int = 2, seed: int = 0, reinstall_hint: str = ""):
@@ -24,6 +25,7 @@ class LlamaCppLLM(LLM):
         self.seed = seed
         self.reinstall_hint = reinstall_hint
         self._llama = None
+        self._vocab = None
 
     @property
     def loaded(self) -> bool:
@@ -78,6 +80,51 @@ class LlamaCppLLM(LLM):
             chunks.close()
             stats.total_s = time.perf_counter() - start
 
+    def vocab_masks(self):
+        """Each token's text, and masks of tokens holding a quote, unusable in a JSON string
+        (control characters, backslashes, special tokens) or holding "<"."""
+        if self._vocab is None:
+            import numpy as np
+
+            llama = self.load()
+            pieces = [llama.detokenize([i]).decode("utf-8", errors="replace")
+                      for i in range(llama.n_vocab())]
+            quote = np.array(['"' in p for p in pieces])
+            bad = np.array([not p or "\\" in p or "\ufffd" in p
+                            or any(ord(c) < 32 for c in p) for p in pieces])
+            angle = np.array(["<" in p for p in pieces])
+            # may open a free JSON string: ` "word`, `"` (one quote, at the start)
+            opens = np.array([p.lstrip(" ").startswith('"') and p.count('"') == 1
+                              for p in pieces]) & ~bad & ~angle
+            self._vocab = (pieces, quote, bad, angle, opens)
+        return self._vocab
+
+    def guided(self, messages: Messages, program, cancel: threading.Event | None = None) -> str:
+        """Run `program(session)` over a GuidedSession after the chat prompt; returns the
+        text written. Sets `last_stats` (completion_tokens counts the model's own choices)."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        llama = self.load()
+        start = time.perf_counter()
+        template = llama.metadata["tokenizer.chat_template"]
+        formatter = Jinja2ChatFormatter(template=template, eos_token="", bos_token="")
+        result = formatter(messages=messages)
+        tokens = llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special,
+                                special=True)
+        session = GuidedSession(self, tokens, cancel)
+        stats = GenerationStats(time_to_first_token_s=time.perf_counter() - start)
+        self.last_stats = stats
+        try:
+            program(session)
+            stats.finish_reason = "stop"
+        except InterruptedError:
+            stats.finish_reason = "cancelled"
+        stats.completion_tokens = session.generated
+        stats.total_s = time.perf_counter() - start
+        self.last_guided = {"passes": session.passes, "generated": session.generated,
+                            "prompt_tokens": len(tokens), "reused_tokens": session.reused}
+        return session.text()
+
     def count_tokens(self, text: str) -> int:
         return len(self.load().tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
@@ -85,3 +132,133 @@ class LlamaCppLLM(LLM):
         if self._llama is not None:
             self._llama.close()
             self._llama = None
+
+
+class GuidedSession:
+    """Token-level control of one generation, for output whose shape the program knows.
+
+    `force(text)` queues fixed text, read in one batch when the model next has to choose (a
+    forward pass over several tokens costs about what one generated token does on CPU);
+    `select(options)` lets the model choose among fixed strings token by token, and queues the
+    rest of the chosen one; `free()` generates a JSON string body greedily until the model
+    closes the quote. This is jump-forward decoding (as in SGLang) for the plan's JSON: most of
+    a plan is keys and punctuation the model would otherwise spend a forward pass per token on.
+    Options should run on to the next choice point (`speech-to-text", "id": 0, "dep": [`), so
+    that each is tokenized as the model would write it.
+    """
+
+    MAX_FREE_TOKENS = 48
+
+    def __init__(self, llm: "LlamaCppLLM", prompt_tokens: list[int],
+                 cancel: threading.Event | None = None):
+        import numpy as np
+
+        self._np = np
+        self.llama = llm.load()
+        self.cancel = cancel
+        self.pieces, self.quote, self.bad, self.angle, self.opens = llm.vocab_masks()
+        self.out: list[str] = []
+        self._queued = ""  # forced text not yet read by the model
+        self._first_free: int | None = None
+        self.passes = 0  # forward passes after the prompt (batched or single)
+        self.generated = 0  # tokens the model chose (not forced)
+        llama = self.llama
+        cached = llama.input_ids[:llama.n_tokens].tolist()
+        keep = 0
+        for a, b in zip(cached, prompt_tokens[:-1]):  # the last token is always re-read
+            if a != b:
+                break
+            keep += 1
+        llama.n_tokens = keep
+        self.reused = keep
+        self._eval(prompt_tokens[keep:])
+        self.passes = 0
+
+    def _eval(self, tokens: list[int]) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            raise InterruptedError("cancelled")
+        llama = self.llama
+        llama.eval(tokens)
+        self.logits = self._np.ctypeslib.as_array(llama._ctx.get_logits(),
+                                                  shape=(llama.n_vocab(),)).copy()
+        self.passes += 1
+
+    def _tokens(self, text: str) -> list[int]:
+        return self.llama.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+    def _flush(self) -> None:
+        if self._queued:
+            text, self._queued = self._queued, ""
+            self._eval(self._tokens(text))
+            self.out.append(text)
+
+    def force(self, text: str) -> None:
+        self._queued += text
+
+    def select(self, options: list[str], free_if=None) -> int:
+        """Index of the option the model picks. With `free_if` (a mask of tokens that may
+        start free text instead), -1 when the model starts free text: `free()` goes on."""
+        self._flush()
+        seqs = [self._tokens(o) for o in options]
+        alive = list(range(len(options)))
+        pos = 0
+        while len(alive) > 1 or free_if is not None:
+            candidates = {seqs[i][pos] for i in alive if pos < len(seqs[i])}
+            best = max(candidates, key=lambda t: self.logits[t])
+            if free_if is not None:
+                free = self._np.where(free_if, self.logits, -self._np.inf)
+                token = int(free.argmax())
+                if free[token] > self.logits[best]:
+                    self._first_free = token
+                    return -1
+                free_if = None
+            alive = [i for i in alive if pos < len(seqs[i]) and seqs[i][pos] == best]
+            self.out.append(self.pieces[best])
+            self._eval([best])
+            self.generated += 1
+            pos += 1
+            if any(len(seqs[i]) == pos for i in alive):
+                alive = [next(i for i in alive if len(seqs[i]) == pos)]
+                break
+        chosen = alive[0]
+        written = "".join(self.pieces[t] for t in seqs[chosen][:pos])
+        option = options[chosen]
+        if option.startswith(written):
+            self._queued = option[len(written):]
+        else:  # a token's text is not a clean prefix (split UTF-8): read the tokens as they are
+            rest = seqs[chosen][pos:]
+            if rest:
+                self._eval(rest)
+            self.out.append(option[len(written):] if len(written) < len(option) else "")
+        return chosen
+
+    def free(self, banned=None) -> str:
+        """A JSON string body, generated until the model closes the quote (which is left for
+        the next option or forced text to write)."""
+        self._flush()
+        mask = self.bad if banned is None else (self.bad | banned)
+        text: list[str] = []
+        first, self._first_free = self._first_free, None
+        for _ in range(self.MAX_FREE_TOKENS):
+            if first is not None:  # the token that opened the string, chosen by select()
+                token, first = first, None
+                piece = self.pieces[token]
+                self.out.append(piece)
+                text.append(piece.split('"', 1)[1])
+                self._eval([token])
+                self.generated += 1
+                continue
+            token = int(self._np.where(mask, -self._np.inf, self.logits).argmax())
+            piece = self.pieces[token]
+            if self.quote[token]:
+                self._queued = piece.split('"', 1)[0]
+                text.append(self._queued)
+                return "".join(text)
+            text.append(piece)
+            self.out.append(piece)
+            self._eval([token])
+            self.generated += 1
+        return "".join(text)
+
+    def text(self) -> str:
+        return "".join(self.out) + self._queued

@@ -22,12 +22,16 @@ from typing import Any
 
 from agent.llm import LLM
 from agent.plan import FILE_KINDS, GENERATED, Plan, PlanError, Task, parse_plan, validate
+from agent.plan_decoder import write_plan
 from agent.plan_grammar import plan_grammar
 from agent.prompts import load_prompt
 
 MAX_TASKS = 6
 MAX_PLAN_TOKENS = 320
-N_EXAMPLES = 2
+# One example: on the default 0.5B model two gave slightly better plans but each costs ~1.5 s
+# of prompt reading on this CPU (the examples change with every request, so they can't stay
+# in the KV cache). benchmarks/agent.py measures both.
+N_EXAMPLES = 1
 # The plan when the model can't make one: each file to the experts for its kind.
 RULE_EXPERTS = {
     "audio": ("speech-to-text",),
@@ -61,12 +65,13 @@ class PlanOutcome:
     repaired: list[str] = field(default_factory=list)
     examples: list[str] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
+    decoding: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         return {"plan": self.plan.to_dict(), "source": self.source,
                 "seconds": round(self.seconds, 3), "error": self.error,
                 "repaired": self.repaired, "examples": self.examples, "raw": self.raw,
-                "stats": self.stats}
+                "stats": self.stats, "decoding": self.decoding}
 
 
 @lru_cache(maxsize=1)
@@ -133,17 +138,24 @@ def repair(plan: Plan) -> list[str]:
 class Planner:
     def __init__(self, llm: LLM, examples: tuple[dict, ...] | list[dict] | None = None,
                  n_examples: int = N_EXAMPLES, max_tasks: int = MAX_TASKS,
-                 use_grammar: bool = True):
+                 decoding: str | None = None):
+        """`decoding`: "guided" (forced JSON skeleton, the model only chooses; llama.cpp),
+        "grammar" (GBNF-constrained sampling) or "free" (parse and validate only). By default
+        the most constrained one the model supports."""
         self.llm = llm
         self.examples = train_examples() if examples is None else examples
         self.n_examples = n_examples
         self.max_tasks = max_tasks
-        self.use_grammar = use_grammar
+        if decoding is None:
+            decoding = ("guided" if getattr(llm, "supports_guided", False)
+                        else "grammar" if llm.supports_grammar else "free")
+        self.decoding = decoding
         self.prompts = load_prompt("planner")
 
     def messages(self, request: str, files: dict[str, str], tools: dict[str, ToolInfo],
                  context: str = "", examples: list[dict] = ()) -> list[dict[str, str]]:
-        lines = "\n".join(f"- {t.name}({', '.join(t.args)}): {t.description}"
+        described = self.prompts.get("tools", {})
+        lines = "\n".join(f"- {t.name}({', '.join(t.args)}): {described.get(t.name, t.description)}"
                           for t in tools.values())
         out = [{"role": "system", "content": self.prompts["system"].format(tools=lines)}]
         for rec in examples:
@@ -171,11 +183,15 @@ class Planner:
             return PlanOutcome(Plan(), "rule", time.perf_counter() - start)
         examples = pick_examples(request, list(files), self.examples, self.n_examples)
         messages = self.messages(request, files, {n: tools[n] for n in usable}, context, examples)
-        kwargs: dict[str, Any] = {}
-        if self.use_grammar and self.llm.supports_grammar:
-            kwargs["grammar"] = plan_grammar(usable, files, self.max_tasks)
-        raw = self.llm.complete(messages, max_tokens=MAX_PLAN_TOKENS, temperature=0.0,
-                                cancel=cancel, **kwargs)
+        if self.decoding == "guided":
+            raw = self.llm.guided(messages, lambda session: write_plan(
+                session, usable, files, self.max_tasks), cancel=cancel)
+        else:
+            kwargs: dict[str, Any] = {}
+            if self.decoding == "grammar":
+                kwargs["grammar"] = plan_grammar(usable, files, self.max_tasks)
+            raw = self.llm.complete(messages, max_tokens=MAX_PLAN_TOKENS, temperature=0.0,
+                                    cancel=cancel, **kwargs)
         stats = self.llm.last_stats.as_dict()
         ids = [rec["id"] for rec in examples]
         try:
@@ -186,6 +202,7 @@ class Planner:
             validate(plan, usable, list(files), self.max_tasks)
         except PlanError as exc:
             return PlanOutcome(rule_plan(files, tools), "fallback", time.perf_counter() - start,
-                               raw, str(exc), examples=ids, stats=stats)
+                               raw, str(exc), examples=ids, stats=stats,
+                               decoding=self.decoding)
         return PlanOutcome(plan, "model", time.perf_counter() - start, raw, repaired=notes,
-                           examples=ids, stats=stats)
+                           examples=ids, stats=stats, decoding=self.decoding)
