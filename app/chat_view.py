@@ -116,6 +116,10 @@ class ChatView(QTextBrowser):
             self._insert_plan_header(cursor, trace)
         for task in tasks:
             self._insert_step(cursor, message_id, task)
+        if tasks and content:
+            gap = QTextBlockFormat()
+            gap.setTopMargin(6)  # the answer stands apart from the steps
+            cursor.setBlockFormat(gap)
         if role == "assistant" and status != "streaming" and content:
             cursor.insertMarkdown(content)
         else:
@@ -130,8 +134,9 @@ class ChatView(QTextBrowser):
             self.append_note(note, error=bool(error))
         self._scroll_to_end()
 
-    def _insert_grey(self, cursor: QTextCursor, text: str) -> None:
-        cursor.insertHtml(f'<span style="color:#555555"><i>{html.escape(text)}</i></span>')
+    def _insert_grey(self, cursor: QTextCursor, text: str, indent: bool = False) -> None:
+        pad = "&nbsp;" * 4 if indent else ""
+        cursor.insertHtml(f'{pad}<span style="color:#555555"><i>{html.escape(text)}</i></span>')
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
 
     def _insert_plan_header(self, cursor: QTextCursor, trace: dict) -> None:
@@ -175,10 +180,11 @@ class ChatView(QTextBrowser):
         for name, value in args.items():
             shown = value if inputs.get(name, value) == value or "/" in str(inputs.get(name)) \
                 else f"{value} → {inputs[name]}"
-            self._insert_grey(cursor, f"input {name}: {shown}")
+            self._insert_grey(cursor, f"input {name}: {shown}", indent=True)
         needs = [d + 1 for d in task.get("dep", []) if d != -1]
         if needs:
-            self._insert_grey(cursor, f"uses the output of step {', '.join(map(str, needs))}")
+            self._insert_grey(cursor, f"uses the output of step {', '.join(map(str, needs))}",
+                              indent=True)
         annotated = task.get("annotated")
         if annotated:
             self._insert_image(cursor, annotated)
