@@ -213,7 +213,6 @@ class GuidedSession:
                     return -1
                 free_if = None
             alive = [i for i in alive if pos < len(seqs[i]) and seqs[i][pos] == best]
-            self.out.append(self.pieces[best])
             self._eval([best])
             self.generated += 1
             pos += 1
@@ -224,12 +223,13 @@ class GuidedSession:
         written = "".join(self.pieces[t] for t in seqs[chosen][:pos])
         option = options[chosen]
         if option.startswith(written):
+            self.out.append(written)
             self._queued = option[len(written):]
-        else:  # a token's text is not a clean prefix (split UTF-8): read the tokens as they are
+        else:  # a token holds part of a UTF-8 character: read the option's own tokens
             rest = seqs[chosen][pos:]
             if rest:
                 self._eval(rest)
-            self.out.append(option[len(written):] if len(written) < len(option) else "")
+            self.out.append(option)
         return chosen
 
     def free(self, banned=None) -> str:

@@ -127,11 +127,12 @@ def parse_plan(text: str) -> Plan:
 
 
 def validate(plan: Plan, tools: dict[str, dict[str, str]] = SPEC_TOOLS,
-             attachments: list[str] | None = None, max_tasks: int | None = None) -> Plan:
+             attachments: list[str] | dict[str, str | None] | None = None,
+             max_tasks: int | None = None) -> Plan:
     """Check the graph rules of the spec; raises PlanError naming the first broken one.
 
-    `tools` maps each allowed task to its arguments (name -> kind). With `attachments`, a
-    file argument must name one of them (or the output of a dependency).
+    `tools` maps each allowed task to its arguments (name -> kind). With `attachments` (names,
+    or names -> kind), a file argument must name one of them (of that kind).
     """
     if max_tasks is not None and len(plan.tasks) > max_tasks:
         raise PlanError(f"The plan has {len(plan.tasks)} tasks; at most {max_tasks} may run.")
@@ -160,9 +161,16 @@ def validate(plan: Plan, tools: dict[str, dict[str, str]] = SPEC_TOOLS,
                 if ref not in t.needs():
                     raise PlanError(f"Task {t.id} uses <GENERATED>-{ref} but does not depend on "
                                     f"task {ref}.")
-            if spec[name] in FILE_KINDS and not refs and attachments is not None \
-                    and value not in attachments:
-                raise PlanError(f"Task {t.id} ({t.task}) reads {value!r}, which is not an "
-                                f"attached file ({', '.join(attachments) or 'none attached'}).")
+            if spec[name] in FILE_KINDS and refs:
+                raise PlanError(f"Task {t.id} ({t.task}) needs a file for {name!r}; no expert "
+                                f"produces files, so <GENERATED>-N can't be one.")
+            if spec[name] in FILE_KINDS and not refs and attachments is not None:
+                if value not in attachments:
+                    raise PlanError(f"Task {t.id} ({t.task}) reads {value!r}, which is not an "
+                                    f"attached file ({', '.join(attachments) or 'none attached'}).")
+                kind = attachments.get(value) if isinstance(attachments, dict) else spec[name]
+                if kind != spec[name]:
+                    raise PlanError(f"Task {t.id} ({t.task}) needs {spec[name]}, but {value!r} "
+                                    f"is {kind or 'neither audio nor an image'}.")
     plan.order()  # raises on a cycle
     return plan

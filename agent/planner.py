@@ -199,7 +199,7 @@ class Planner:
                 raise PlanError(f"The plan was cut off at {MAX_PLAN_TOKENS} tokens.")
             plan = parse_plan(raw)
             notes = repair(plan)
-            validate(plan, usable, list(files), self.max_tasks)
+            validate(plan, usable, files, self.max_tasks)
         except PlanError as exc:
             return PlanOutcome(rule_plan(files, tools), "fallback", time.perf_counter() - start,
                                raw, str(exc), examples=ids, stats=stats,
