@@ -85,11 +85,19 @@ def _first_json_object(text: str) -> Any:
     start = text.find("{")
     if start < 0:
         raise PlanError("The plan is not JSON: no '{' in the model's output.")
-    try:
-        obj, _ = json.JSONDecoder().raw_decode(text[start:])
-    except json.JSONDecodeError as exc:
-        raise PlanError(f"The plan is not valid JSON: {exc.msg} at character {exc.pos}.") from None
-    return obj
+    first_error = None
+    while start >= 0:  # prose before the plan may hold braces of its own
+        try:
+            obj, _ = json.JSONDecoder().raw_decode(text[start:])
+            if isinstance(obj, dict):
+                return obj
+        except json.JSONDecodeError as exc:
+            first_error = first_error or exc
+        start = text.find("{", start + 1)
+    if first_error is None:
+        raise PlanError("The plan is not a JSON object.")
+    raise PlanError(f"The plan is not valid JSON: {first_error.msg} at character "
+                    f"{first_error.pos}.")
 
 
 def plan_from_obj(obj: Any) -> Plan:
@@ -161,9 +169,6 @@ def validate(plan: Plan, tools: dict[str, dict[str, str]] = SPEC_TOOLS,
                 if ref not in t.needs():
                     raise PlanError(f"Task {t.id} uses <GENERATED>-{ref} but does not depend on "
                                     f"task {ref}.")
-            if spec[name] in FILE_KINDS and refs:
-                raise PlanError(f"Task {t.id} ({t.task}) needs a file for {name!r}; no expert "
-                                f"produces files, so <GENERATED>-N can't be one.")
             if spec[name] in FILE_KINDS and not refs and attachments is not None:
                 if value not in attachments:
                     raise PlanError(f"Task {t.id} ({t.task}) reads {value!r}, which is not an "

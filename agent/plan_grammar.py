@@ -50,7 +50,8 @@ def plan_grammar(tools: dict[str, dict[str, str]], files: dict[str, str], max_ta
         if k == 0:
             dep = '"[" ws "-1" ws "]"'
         else:
-            dep = f'( "[" ws "-1" ws "]" | "[" ws below{k} ( ws "," ws below{k} )* ws "]" )'
+            dep = (f'( "[" ws "-1" ws "]" | "[" ws below{k} ( ws "," ws below{k} ){{0,{k - 1}}} '
+                   f'ws "]" )')
         values = ' ws "," ws '.join(
             f'{_key(arg)} {"file-" + kind if kind in FILE_KINDS else f"text{k}"}'
             for arg, kind in args.items())
