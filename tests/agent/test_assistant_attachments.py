@@ -211,3 +211,38 @@ def test_the_speech_model_setting_picks_the_whisper_variant(store):
         assert assistant.experts.registry.get("speech-to-text").variant == "english-fast"
     finally:
         assistant.close()
+
+
+def test_memory_tools_run_on_the_real_memory_and_the_caller_writes_the_query(store, tmp_path):
+    """speech-to-text → memory-search: the long transcript becomes a short query (the caller
+    role), the search runs on the real memory, and memory-save stores what the user asked."""
+    from memory.service import Memory
+
+    memo = tmp_path / "memo.wav"
+    memo.write_bytes(b"so about next week I really need to remember to book the dentist "
+                     b"appointment with doctor Alvarez before Friday")
+    memory = Memory(store.db)
+    try:
+        memory.remember("My dentist is Dr. Alvarez on Elm Street.", kind="profile")
+        chained = plan(("speech-to-text", {"audio": "memo.wav"}, [-1]),
+                       ("memory-search", {"text": "<GENERATED>-0"}, [0]),
+                       ("memory-save", {"text": "Book the dentist before Friday"}, [-1]))
+        llm = ScriptedLLM([chained, "dentist appointment Alvarez", "Your dentist is Dr. Alvarez."])
+        runner = ExpertRunner(ExpertRegistry(store.db, classes=fake_expert_classes(),
+                                             memory=lambda: memory))
+        assistant = Assistant(store, Settings(use_memory=True, propose_memories="off"),
+                              llm_factory=lambda _s: llm, experts=runner, memory=memory)
+        events = list(assistant.respond(store.create().id, "what did I say, check my notes, "
+                                        "and save the reminder", attachments=[memo]))
+        done = {e.task["task"]: e.task for e in events if isinstance(e, TaskFinished)}
+        assert all(t["status"] == "done" for t in done.values()), done
+        assert llm.prompts[1][0]["content"].startswith("Write a short search query")
+        assert done["memory-search"]["inputs"]["text"] == "dentist appointment Alvarez"
+        found = [m["text"] for m in done["memory-search"]["output"]["memories"]]
+        assert found[0] == "My dentist is Dr. Alvarez on Elm Street."
+        saved = done["memory-save"]["output"]
+        assert memory.store.get(saved["id"]).text == "Book the dentist before Friday"
+        assert isinstance(events[-1], AnswerFinished)
+    finally:
+        runner.close()
+        memory.close()
