@@ -7,9 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+import importlib.util
 
-import ultralytics
+import pytest
 
 from agent.llama_cpp_llm import LlamaCppLLM
 from agent.model_registry import get_model
@@ -19,7 +19,9 @@ from agent.planner import repair
 from memory.conversations import ConversationStore
 from memory.db import Database
 
-BUS = Path(ultralytics.__file__).parent / "assets" / "bus.jpg"
+# Found without importing ultralytics: imported here, before experts.pose.prepare_ultralytics(),
+# it would start online (a DNS probe, settings in ~/.config) for the rest of the test run.
+BUS = Path(importlib.util.find_spec("ultralytics").origin).parent / "assets" / "bus.jpg"
 ESPEAK = shutil.which("espeak-ng")
 
 
