@@ -16,7 +16,10 @@ class LlamaCppLLM(LLM):
     supports_guided = True  # guided(messages, program): see GuidedSession
 
     def __init__(self, model_path: Path | str, *, name: str | None = None, n_ctx: int = 4096,
-                 n_threads: int = 2, seed: int = 0, reinstall_hint: str = ""):
+                 n_threads: int = 2, seed: int = 0, reinstall_hint: str = "",
+                 lora_path: Path | str | None = None):
+        """`lora_path`: a LoRA adapter (GGUF) applied on load (the planning benchmark's
+        --adapter)."""
         super().__init__()
         self.model_path = Path(model_path)
         self.name = name or self.model_path.stem
@@ -24,6 +27,7 @@ class LlamaCppLLM(LLM):
         self.n_threads = n_threads
         self.seed = seed
         self.reinstall_hint = reinstall_hint
+        self.lora_path = Path(lora_path) if lora_path is not None else None
         self._llama = None
         self._vocab = None
 
@@ -36,13 +40,19 @@ class LlamaCppLLM(LLM):
             return self._llama
         if not self.model_path.is_file():
             raise ModelLoadError(f"Model file not found: {self.model_path}. {self.reinstall_hint}".strip())
+        if self.lora_path is not None and not self.lora_path.is_file():
+            raise ModelLoadError(f"LoRA adapter not found: {self.lora_path}.")
         from llama_cpp import Llama  # heavy native import, only when a model is needed
 
         try:
             self._llama = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx,
                                 n_threads=self.n_threads, n_threads_batch=self.n_threads,
-                                seed=self.seed, verbose=False)
+                                seed=self.seed, verbose=False,
+                                lora_path=str(self.lora_path) if self.lora_path else None)
         except (ValueError, RuntimeError, OSError) as exc:
+            if self.lora_path is not None:
+                raise ModelLoadError(f"llama.cpp could not load {self.model_path.name} with the "
+                                     f"adapter {self.lora_path} ({exc}).") from exc
             raise ModelLoadError(
                 f"llama.cpp could not load {self.model_path.name} ({exc}); the file is missing "
                 f"or damaged. {self.reinstall_hint}".strip()) from exc

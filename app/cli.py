@@ -1,4 +1,4 @@
-"""`hearth`: the window by default; `hearth ask` and `hearth models` for terminals and scripts."""
+"""`hearth`: the window by default; `hearth ask`, `hearth models`, `hearth bench` … for terminals and scripts."""
 
 from __future__ import annotations
 
@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     from app import memory_cli
 
     memory_cli.add_parser(sub)
+    _add_bench_parser(sub)
 
     sub.add_parser("gui", help="open the window (the default)")
     args = parser.parse_args(argv)
@@ -60,6 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         from app import memory_cli as memory_commands
 
         return memory_commands.run(args)
+    if args.command == "bench":
+        return cmd_bench(args)
     from app.gui import run_gui
 
     return run_gui()
@@ -252,6 +255,228 @@ def _expert_weights(verify: bool) -> int:
             print(f"{name}: BROKEN: {exc}")
             code = 1
     return code
+
+
+# --- hearth bench: the planning benchmark ------------------------------------------------------
+
+def _add_bench_parser(sub) -> None:
+    bench = sub.add_parser("bench", help="the planning benchmark (Q2A task plans, TaskBench metrics)")
+    bench_sub = bench.add_subparsers(dest="bench_command", required=True)
+
+    def data_args(p, default_split: str = "test"):
+        group = p.add_mutually_exclusive_group()
+        group.add_argument("--split", choices=("train", "dev", "test"), default=None,
+                           help=f"a split of the packaged Q2A data (default {default_split})")
+        group.add_argument("--data", metavar="PATH",
+                           help="any JSON Lines file of Q2A records instead of a split")
+
+    plan = bench_sub.add_parser("plan", help="run the planner over a split and write a report")
+    data_args(plan)
+    plan.add_argument("--model", help="model id (see `hearth models`; default: the app's)")
+    plan.add_argument("--adapter", metavar="PATH", help="a LoRA adapter (GGUF) for the model")
+    plan.add_argument("--endpoint", metavar="URL",
+                      help="an OpenAI-compatible endpoint as the model (e.g. http://127.0.0.1:8000/v1)")
+    plan.add_argument("--api-model", metavar="NAME", help="the model name the endpoint expects")
+    plan.add_argument("--api-key-env", metavar="VAR",
+                      help="environment variable holding the endpoint's API key (never printed)")
+    plan.add_argument("--timeout", type=float, default=120.0, help="endpoint timeout, seconds")
+    plan.add_argument("--examples", type=int, metavar="N",
+                      help="few-shot examples from the train split (default: the planner's; 0 = zero-shot)")
+    plan.add_argument("--decoding", choices=("guided", "grammar", "free"),
+                      help="default: guided for local models, free for endpoints")
+    plan.add_argument("--limit", type=int, metavar="N", help="only the first N records")
+    plan.add_argument("--no-gate", action="store_true",
+                      help="plan every record with all six experts (the planner without the "
+                           "app's decisions whether to plan and whether to offer memory-save)")
+    plan.add_argument("--label", help="the run's name in reports (default: model [+ adapter])")
+    plan.add_argument("--out", metavar="DIR", help="run folder (default: "
+                      "<data folder>/benchmarks/plan-<UTC time>-<label>); an interrupted run "
+                      "resumes when given the same folder")
+    plan.add_argument("--no-bertscore", action="store_true", help="skip BERTScore (no torch)")
+    plan.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    score = bench_sub.add_parser("score", help="score a predictions file made elsewhere")
+    score.add_argument("predictions", help='JSON Lines: {"id", "raw"} per record '
+                       '("output"/"prediction" text or a "plan" object also work)')
+    data_args(score)
+    score.add_argument("--label", help="the model's name in the report")
+    score.add_argument("--out", metavar="DIR", help="where summary.json and report.md go")
+    score.add_argument("--no-bertscore", action="store_true")
+
+    report = bench_sub.add_parser("report", help="rewrite a run's report, or compare runs")
+    report.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    report.add_argument("--out", metavar="DIR", help="comparison folder (several runs)")
+
+    matrix = bench_sub.add_parser("matrix", help="rows = model/adapter, columns = scenario, "
+                                  "cells = node F1 / value F1")
+    matrix.add_argument("runs", nargs="+", metavar="RUN_DIR")
+    matrix.add_argument("--out", metavar="DIR", help="also write matrix.md and matrix.png here")
+
+
+def cmd_bench(args) -> int:
+    from agent.llm import ModelLoadError
+    from agent.model_registry import ModelFileError
+    from agent.planbench.runner import BenchmarkError
+
+    try:
+        if args.bench_command == "plan":
+            return _bench_plan(args)
+        if args.bench_command == "score":
+            return _bench_score(args)
+        if args.bench_command == "report":
+            return _bench_report(args)
+        return _bench_matrix(args)
+    except (BenchmarkError, ModelFileError, ModelLoadError) as exc:
+        print(f"hearth: {exc}", file=sys.stderr)
+        return 1
+
+
+def _bench_root():
+    from memory.paths import user_dir
+
+    return user_dir() / "benchmarks"
+
+
+def _bench_plan(args) -> int:
+    import time
+    from pathlib import Path
+
+    from agent.planbench import report, runner
+    from agent.planner import Planner
+
+    records, split = runner.load_records(args.split, args.data)
+    if args.limit is not None:
+        records = records[:max(0, args.limit)]
+        if not records:
+            raise runner.BenchmarkError("--limit leaves no records to run.")
+    if args.endpoint:
+        from agent.openai_llm import OpenAICompatLLM
+
+        if not args.api_model:
+            raise runner.BenchmarkError("--endpoint needs --api-model (the model name the "
+                                        "endpoint serves).")
+        if args.adapter:
+            raise runner.BenchmarkError("--adapter applies to local models; an endpoint "
+                                        "serves its own.")
+        if args.decoding == "guided":
+            raise runner.BenchmarkError("guided decoding needs a local model; use --decoding "
+                                        "free (or grammar, for llama.cpp servers).")
+        llm = OpenAICompatLLM.from_env(args.endpoint, args.api_model, args.api_key_env,
+                                       timeout=args.timeout)
+        model = args.api_model
+    else:
+        from agent.llama_cpp_llm import LlamaCppLLM
+        from agent.model_registry import get_model
+        from memory.settings import DEFAULT_MODEL, Settings
+
+        if args.api_model or args.api_key_env:
+            raise runner.BenchmarkError("--api-model and --api-key-env go with --endpoint.")
+        spec = get_model(args.model or DEFAULT_MODEL)
+        if args.adapter and not Path(args.adapter).is_file():
+            raise runner.BenchmarkError(f"No adapter file at {args.adapter}.")
+        settings = Settings(model=spec.id)
+        llm = LlamaCppLLM(spec.resolve(), name=spec.id, n_ctx=settings.n_ctx,
+                          n_threads=settings.n_threads,
+                          reinstall_hint=f"Reinstall it with: {spec.install_hint}",
+                          lora_path=args.adapter)
+        model = spec.id
+    kwargs = {} if args.examples is None else {"n_examples": max(0, args.examples)}
+    planner = Planner(llm, decoding=args.decoding, **kwargs)
+    label = args.label or runner.make_label(model, args.adapter)
+    if args.out:
+        out = Path(args.out)
+    else:
+        out = _bench_root() / f"plan-{runner.timestamp()}-{runner.slug(label)}"
+    config = {"label": label, "model": model,
+              "adapter": str(Path(args.adapter).resolve()) if args.adapter else None,
+              "endpoint": _public_url(args.endpoint) if args.endpoint else None, "split": split,
+              "data": str(Path(args.data).resolve()) if args.data else None,
+              "limit": args.limit}
+    print(f"Planning {len(records)} records of {split} with {label} "
+          f"({planner.decoding} decoding, {planner.n_examples} example(s)) → {out}",
+          file=sys.stderr)
+    started = time.perf_counter()
+    try:
+        summary = runner.run(records, planner, out, config, bertscore=not args.no_bertscore,
+                             gate=not args.no_gate, progress=not args.no_progress)
+    except KeyboardInterrupt:
+        print(f"\nhearth: interrupted; predictions so far are in {out}. Run the same command "
+              f"with --out {out} to go on.", file=sys.stderr)
+        return 130
+    finally:
+        llm.close()
+    path = report.write_run_report(out)
+    _print_summary(summary)
+    print(f"Finished in {time.perf_counter() - started:.0f} s.")
+    print(f"Report: {path}")
+    return 0
+
+
+def _public_url(url: str) -> str:
+    """The endpoint as saved in reports: no user:password@ and no query (keys hide there)."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    netloc = f"{host}:{parts.port}" if parts.port else host
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+def _print_summary(summary: dict) -> None:
+    from agent.planbench.report import METRIC_NAMES, fmt, scenarios_of
+
+    overall = summary["metrics"]["overall"]
+    print("  ".join(f"{METRIC_NAMES[m]} {fmt(overall.get(m))}" for m in METRIC_NAMES))
+    per = summary["metrics"]["per_scenario"]
+    for name in scenarios_of([summary]):
+        m = per[name]
+        print(f"  {name:<12} n={m['n']:<4} node F1 {fmt(m['node_f1'])}  value F1 "
+              f"{fmt(m['arg_value_f1'])}  validity {fmt(m['validity'])}")
+
+
+def _bench_score(args) -> int:
+    from pathlib import Path
+
+    from agent.planbench import report, runner
+
+    records, split = runner.load_records(args.split, args.data)
+    label = args.label or Path(args.predictions).stem
+    out = Path(args.out) if args.out else (
+        _bench_root() / f"score-{runner.timestamp()}-{runner.slug(label)}")
+    config = {"label": label, "model": label, "adapter": None, "endpoint": None,
+              "split": split, "data": str(Path(args.data).resolve()) if args.data else None}
+    summary = runner.score_file(args.predictions, records, out, config,
+                                bertscore=not args.no_bertscore)
+    path = report.write_run_report(out)
+    _print_summary(summary)
+    print(f"Report: {path}")
+    return 0
+
+
+def _bench_report(args) -> int:
+    from pathlib import Path
+
+    from agent.planbench import report, runner
+
+    if len(args.runs) == 1 and not args.out:
+        path = report.write_run_report(args.runs[0])
+    else:
+        out = Path(args.out) if args.out else _bench_root() / f"compare-{runner.timestamp()}"
+        path = report.write_comparison(args.runs, out)
+    print(f"Report: {path}")
+    return 0
+
+
+def _bench_matrix(args) -> int:
+    from agent.planbench import report
+
+    runs = [report.load_run(d) for d in args.runs]
+    print(report.matrix_markdown(runs))
+    if args.out:
+        md, png = report.write_matrix(args.runs, args.out)
+        print(f"Matrix: {md} ({png.name} beside it)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -148,6 +148,9 @@ class MainWindow(QMainWindow):
         action("&What Hearth remembers…", "Ctrl+M", self.open_memory, memory_menu, "actionMemory")
         people_menu = self.menuBar().addMenu("&People")
         action("&Faces Hearth recognises…", "Ctrl+Shift+P", self.open_people, people_menu, "actionPeople")
+        tools_menu = self.menuBar().addMenu("&Tools")
+        action("Planning &benchmark report…", "", self.open_benchmark_report, tools_menu,
+               "actionBenchmarkReport")
 
     def show_notice(self, text: str, ms: int = 8000) -> None:
         self.notice_label.setText(text)
@@ -335,6 +338,25 @@ class MainWindow(QMainWindow):
         from memory.faces import FaceStore
 
         PeopleDialog(FaceStore(self.db), self.queue.assistant.experts, self).exec()
+
+    def open_benchmark_report(self) -> Path | None:
+        """Open the newest planning-benchmark report.md (`hearth bench …` writes them)."""
+        from PySide6.QtCore import QUrl
+        from PySide6.QtGui import QDesktopServices
+
+        from agent.planbench.report import newest_report
+        from memory.paths import user_dir
+
+        path = newest_report(user_dir() / "benchmarks")
+        if path is None:
+            self.show_notice("No planning benchmark report yet. Make one in a terminal with: "
+                             "hearth bench plan --split test", 15_000)
+            return None
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+            self.show_notice(f"Could not open {path}; open it in a Markdown viewer.", 15_000)
+        else:
+            self.show_notice(f"Opened {path}", 8000)
+        return path
 
     # ----- settings
     def open_settings(self) -> None:
