@@ -33,6 +33,18 @@ class Settings(BaseModel):
     # accept in the memory window ("ask"), or kept at once ("auto").
     propose_memories: Literal["off", "ask", "auto"] = "ask"
     memory_budget_tokens: int = Field(default=200, ge=0, le=2000)
+    # Cloud assist (sync/): off by default; nothing leaves the machine unless it is on, an
+    # endpoint is set and the policy allows it. The API key lives in the OS keyring (sync.keys).
+    cloud_enabled: bool = False
+    cloud_base_url: str = Field(default="", max_length=500)
+    cloud_model: str = Field(default="", max_length=200)
+    # never | ask (every answer is offered; the user previews and approves each send) |
+    # fallback (only when the local plan failed or the user's own words ask for the cloud)
+    cloud_policy: Literal["never", "ask", "fallback"] = "ask"
+    cloud_timeout_s: float = Field(default=30.0, gt=0.0, le=600.0)
+    # Whether the cloud's answers may be used to train the local model (stored either way,
+    # anonymized; the flag travels with each training example).
+    cloud_training_consent: bool = False
 
 
 def load_settings(db: Database) -> Settings:

@@ -103,3 +103,53 @@ class MemoryEntry(Base):
     # False from the SQLite commit until Chroma holds the current vector: what a crash left
     # behind is re-indexed on the next open.
     indexed: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+
+
+class OutboxEntry(Base):
+    """Something prepared for the cloud: exactly what is (or was) sent, to whom, and what came
+    back. The local log of everything that leaves the machine (sync/outbox.py)."""
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # The log outlives the conversation it came from: deleting a chat keeps what left.
+    conversation_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversations.id", ondelete="SET NULL"), nullable=True, index=True)
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), nullable=True)
+    kind: Mapped[str] = mapped_column(String(16))  # answer | plan
+    endpoint: Mapped[str] = mapped_column(Text)
+    model: Mapped[str] = mapped_column(String(200))
+    payload: Mapped[dict] = mapped_column(JSON)  # verbatim what is sent (hearth.cloud/1)
+    # placeholder -> original: needed to restore the reply; never part of `payload`.
+    mapping: Mapped[dict] = mapped_column(JSON, default=dict)
+    # awaiting_approval | queued | sending | sent | failed | declined
+    status: Mapped[str] = mapped_column(String(24), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True, index=True)
+    # While "sending": who holds it and until when. A process killed mid-send leaves a lease
+    # that runs out, after which the entry is claimed (and sent) again, once.
+    lease_token: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    last_error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    response: Mapped[str | None] = mapped_column(Text, nullable=True)  # raw, still anonymized
+    restored: Mapped[str | None] = mapped_column(Text, nullable=True)  # placeholders restored
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    reply_message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), nullable=True)
+
+
+class TrainingExample(Base):
+    """An (anonymized instruction, target) pair for teaching the local model: from the cloud's
+    replies or the user's corrections, with the user's consent flag (sync/labels.py)."""
+    __tablename__ = "training_examples"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    role: Mapped[str] = mapped_column(String(16), index=True)  # planner | summarizer
+    instruction: Mapped[str] = mapped_column(Text)
+    target: Mapped[str] = mapped_column(Text)
+    source: Mapped[str] = mapped_column(String(255))  # cloud:<model> | user-correction
+    consent: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    outbox_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox.id", ondelete="SET NULL"), nullable=True)
