@@ -7,6 +7,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from agent.kv_cache import PromptStateCache
 from agent.llm import LLM, GenerationStats, Messages, ModelLoadError
 
 
@@ -17,9 +18,10 @@ class LlamaCppLLM(LLM):
 
     def __init__(self, model_path: Path | str, *, name: str | None = None, n_ctx: int = 4096,
                  n_threads: int = 2, seed: int = 0, reinstall_hint: str = "",
-                 lora_path: Path | str | None = None):
+                 lora_path: Path | str | None = None, prompt_cache: bool = True):
         """`lora_path`: a LoRA adapter (GGUF) applied on load (the planning benchmark's
-        --adapter)."""
+        --adapter). `prompt_cache`: keep the KV state of earlier prompts so each role's fixed
+        prefix is read once (agent/kv_cache.py)."""
         super().__init__()
         self.model_path = Path(model_path)
         self.name = name or self.model_path.stem
@@ -30,6 +32,7 @@ class LlamaCppLLM(LLM):
         self.lora_path = Path(lora_path) if lora_path is not None else None
         self._llama = None
         self._vocab = None
+        self.prompt_cache = PromptStateCache() if prompt_cache else None
 
     @property
     def loaded(self) -> bool:
@@ -69,6 +72,8 @@ class LlamaCppLLM(LLM):
         stats = GenerationStats()
         self.last_stats = stats
         start = time.perf_counter()
+        if self.prompt_cache is not None:
+            self.prompt_cache.restore(llama, self._prompt_tokens(messages))
         chunks = llama.create_chat_completion(
             messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True,
             seed=self.seed, response_format=response_format, grammar=grammar)
@@ -88,6 +93,8 @@ class LlamaCppLLM(LLM):
                     stats.finish_reason = choice["finish_reason"]
         finally:
             chunks.close()
+            if self.prompt_cache is not None:
+                self.prompt_cache.save(llama)
             stats.total_s = time.perf_counter() - start
 
     def vocab_masks(self):
@@ -112,15 +119,11 @@ class LlamaCppLLM(LLM):
     def guided(self, messages: Messages, program, cancel: threading.Event | None = None) -> str:
         """Run `program(session)` over a GuidedSession after the chat prompt; returns the
         text written. Sets `last_stats` (completion_tokens counts the model's own choices)."""
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
-
         llama = self.load()
         start = time.perf_counter()
-        template = llama.metadata["tokenizer.chat_template"]
-        formatter = Jinja2ChatFormatter(template=template, eos_token="", bos_token="")
-        result = formatter(messages=messages)
-        tokens = llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special,
-                                special=True)
+        tokens = self._prompt_tokens(messages)
+        if self.prompt_cache is not None:
+            self.prompt_cache.restore(llama, tokens)
         session = GuidedSession(self, tokens, cancel)
         stats = GenerationStats(time_to_first_token_s=time.perf_counter() - start)
         self.last_stats = stats
@@ -129,16 +132,32 @@ class LlamaCppLLM(LLM):
             stats.finish_reason = "stop"
         except InterruptedError:
             stats.finish_reason = "cancelled"
+        if self.prompt_cache is not None:
+            self.prompt_cache.save(llama)
         stats.completion_tokens = session.generated
         stats.total_s = time.perf_counter() - start
         self.last_guided = {"passes": session.passes, "generated": session.generated,
                             "prompt_tokens": len(tokens), "reused_tokens": session.reused}
         return session.text()
 
+    def _prompt_tokens(self, messages: Messages) -> list[int]:
+        """The chat prompt's tokens, formatted by the model's own template (as
+        create_chat_completion formats it when the GGUF carries a template)."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        llama = self.load()
+        template = llama.metadata["tokenizer.chat_template"]
+        formatter = Jinja2ChatFormatter(template=template, eos_token="", bos_token="")
+        result = formatter(messages=messages)
+        return llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special,
+                              special=True)
+
     def count_tokens(self, text: str) -> int:
         return len(self.load().tokenize(text.encode("utf-8"), add_bos=False, special=True))
 
     def close(self) -> None:
+        if self.prompt_cache is not None:
+            self.prompt_cache.clear()  # the states belong to the context being freed
         if self._llama is not None:
             self._llama.close()
             self._llama = None

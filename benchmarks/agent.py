@@ -1,7 +1,7 @@
 """Agent latency: plan, experts and answer for fixed requests through the real Assistant.
 
     OMP_WAIT_POLICY=PASSIVE HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/agent.py [--runs 3]
-        [--levers grammar,examples2,serial,prefix,lookup] [--model ID]
+        [--levers grammar,examples2,serial,nocache,lookup] [--model ID]
 
 Three requests, each on a new conversation with its files attached, through
 `Assistant.respond` with a real Database / ConversationStore in a temporary HEARTH_HOME, the
@@ -33,15 +33,14 @@ Then every variant runs every request `--runs` times, interleaved (variants rota
 round), and values are medians (min–max).
 
 Levers (variants), each on the same requests:
-  baseline   the app's defaults: guided plan decoding, 1 example, parallel executor
+  baseline   the app's defaults: guided plan decoding, 1 example, parallel executor, the
+             prompt-state cache (agent/kv_cache.py: each role's prompt prefix comes back from
+             a saved KV state instead of being re-read)
   grammar    Planner(decoding="grammar"): GBNF-constrained sampling of the whole plan
   examples2  Planner(n_examples=2)
   serial     Executor(parallel=False)
-  prefix     (simulated) the fixed prompt prefixes are already in llama.cpp's KV cache, as
-             they would be if Hearth kept them (a saved state or a second sequence): the
-             planner's system prompt (instructions + expert list for this request's files) is
-             read untimed before the call, and the answer's system prompt (chat system + the
-             cite-the-experts rule, not the memories) at AnswerStarted, with the clock paused
+  nocache    the prompt-state cache off (LlamaCppLLM.prompt_cache = None): llama.cpp reuses
+             only the common prefix with whatever it evaluated last, as before the cache
   lookup     grammar decoding on a Llama built with prompt-lookup decoding
              (llama_cpp.llama_speculative.LlamaPromptLookupDecoding(num_pred_tokens=2) as
              draft_model); applies to every `Llama.generate` call, so the answer too. The
@@ -108,7 +107,7 @@ class Variant:
     decoding: str | None = None  # None: the Planner's own default (guided on llama.cpp)
     n_examples: int | None = None
     parallel: bool | None = None
-    prefix: bool = False
+    prompt_cache: bool = True
     lookup: bool = False
 
 
@@ -117,7 +116,7 @@ VARIANTS = {
     "grammar": Variant("grammar", "grammar decoding", decoding="grammar"),
     "examples2": Variant("examples2", "2 examples", n_examples=2),
     "serial": Variant("serial", "serial executor", parallel=False),
-    "prefix": Variant("prefix", "prompt prefixes cached (simulated)", prefix=True),
+    "nocache": Variant("nocache", "no prompt-state cache", prompt_cache=False),
     "lookup": Variant("lookup", "grammar + prompt lookup", decoding="grammar", lookup=True),
 }
 
@@ -232,43 +231,17 @@ class Bench:
             self._probes[id(llama)] = GenerateProbe(llama)
         return self._probes[id(llama)]
 
-    def prime_planner_prefix(self, assistant, req: Request) -> None:
-        """Read the planner's system message (as Planner.plan will build it for this request)
-        into the KV cache, so the timed plan reuses it."""
-        from agent.plan import FILE_KINDS
-        from agent.planner import Planner
-        from experts.inputs import kind_of
-
-        llm = assistant.llm()
-        files = {name: kind_of(name) for name in req.files}
-        tools = assistant.tools(req.text, False)
-        usable = {n: t for n, t in tools.items()
-                  if all(k not in FILE_KINDS or k in files.values() for k in t.args.values())}
-        system = Planner(llm).messages(req.text, files, usable)[0]
-        llm.guided([system], lambda session: None)
-
-    def prime_answer_prefix(self, assistant, with_results: bool) -> None:
-        """Read the answer's fixed system prompt (chat system + the cite-the-experts rule;
-        memories follow it and change) into the KV cache."""
-        from agent.prompts import load_prompt
-
-        prompts = load_prompt("chat")
-        system = prompts["system"]
-        if with_results:
-            system = f"{system}\n{prompts['cite_experts']}"
-        for _ in assistant.llm().stream([{"role": "system", "content": system}], max_tokens=1,
-                                        temperature=0.0):
-            pass
-
     def run(self, variant: Variant, req: Request) -> Run:
         from agent.events import (AnswerFinished, AnswerStarted, Failed, PlanReady, PlanStarted,
                                   TaskFinished, Token)
 
         assistant = self.lookup_assistant() if variant.lookup else self.assistant
         self.settings.use_memory = req.memory
-        if variant.prefix:
-            self.prime_planner_prefix(assistant, req)
         llm = assistant._llm
+        if llm is not None:  # the cache object is kept, only switched off for this variant
+            if not hasattr(llm, "_bench_cache"):
+                llm._bench_cache = llm.prompt_cache
+            llm.prompt_cache = llm._bench_cache if variant.prompt_cache else None
         probe = self.probe(llm) if llm is not None else None
         if llm is not None:
             llm.last_guided = None
@@ -309,11 +282,6 @@ class Bench:
                     if probe is None:
                         probe = self.probe(assistant._llm)
                     run.caller_calls = sum(1 for c in probe.calls if t_ready and t_ready <= c[0] <= now)
-                    if variant.prefix:  # untimed: the clock is moved on by the priming time
-                        self.prime_answer_prefix(assistant, bool(run.steps))
-                        paused = time.perf_counter() - now
-                        t0 += paused
-                        now += paused
                     t_started = now
                     n_calls = len(probe.calls)
                 elif isinstance(event, Token):
@@ -551,7 +519,7 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default="qwen2.5-coder-0.5b", help="model id from resources/models.yaml")
     p.add_argument("--runs", type=int, default=3, help="measured runs per request and variant")
-    p.add_argument("--levers", default="grammar,examples2,serial,prefix,lookup",
+    p.add_argument("--levers", default="grammar,examples2,serial,nocache,lookup",
                    help=f"variants besides the baseline, comma-separated: "
                         f"{', '.join(k for k in VARIANTS if k != 'baseline')} (or 'none')")
     p.add_argument("--temperature", type=float, default=0.0, help="answer temperature")

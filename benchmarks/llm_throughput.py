@@ -227,6 +227,8 @@ class ServiceSide:
 
     def reset(self):
         self.llm._llama.reset()
+        if self.llm.prompt_cache is not None:  # from scratch: no saved prompt state either
+            self.llm.prompt_cache.clear()
 
     def close(self):
         self.llm.close()
@@ -283,6 +285,8 @@ class AssistantSide:
 
     def reset(self):
         self.assistant._llm._llama.reset()
+        if self.assistant._llm.prompt_cache is not None:
+            self.assistant._llm.prompt_cache.clear()
 
     def close(self):
         self.assistant.close()
