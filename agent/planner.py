@@ -21,7 +21,8 @@ from importlib import resources
 from typing import Any
 
 from agent.llm import LLM
-from agent.plan import FILE_KINDS, GENERATED, Plan, PlanError, Task, parse_plan, validate
+from agent.plan import (FILE_KINDS, GENERATED, SPEC_TOOLS, Plan, PlanError, Task, parse_plan,
+                        validate)
 from agent.plan_decoder import write_plan
 from agent.plan_grammar import plan_grammar
 from agent.prompts import load_prompt
@@ -123,15 +124,23 @@ def rule_plan(files: dict[str, str], tools: dict[str, ToolInfo]) -> Plan:
     return plan
 
 
-def repair(plan: Plan) -> list[str]:
+def repair(plan: Plan, tools: dict[str, dict[str, str]] = SPEC_TOOLS) -> list[str]:
     """Fix what has only one sensible reading; returns what was changed."""
     notes = []
     for t in plan.tasks:
-        for value in t.args.values():
-            for ref in (int(n) for n in GENERATED.findall(str(value))):
-                if ref not in t.needs() and ref < t.id:
-                    t.dep = [*t.needs(), ref]
-                    notes.append(f"task {t.id}: added task {ref} to dep (its argument uses it)")
+        refs = [int(n) for value in t.args.values() for n in GENERATED.findall(str(value))]
+        for ref in refs:
+            if ref not in t.needs() and ref < t.id:
+                t.dep = [*t.needs(), ref]
+                notes.append(f"task {t.id}: added task {ref} to dep (its argument uses it)")
+        # An expert reading a file takes nothing from a task it doesn't name: such a dep only
+        # makes independent experts wait for each other (the 0.5B model often writes one).
+        # Memory tasks keep theirs: a search planned after a save must see it.
+        kinds = tools.get(t.task, {}).values()
+        unused = [d for d in t.needs() if d not in refs]
+        if kinds and all(k in FILE_KINDS for k in kinds) and unused:
+            t.dep = [d for d in t.needs() if d in refs] or [-1]
+            notes.append(f"task {t.id}: dropped dep {unused} (it reads a file, not their output)")
     return notes
 
 
@@ -198,7 +207,7 @@ class Planner:
             if stats.get("finish_reason") == "length":
                 raise PlanError(f"The plan was cut off at {MAX_PLAN_TOKENS} tokens.")
             plan = parse_plan(raw)
-            notes = repair(plan)
+            notes = repair(plan, usable)
             validate(plan, usable, files, self.max_tasks)
         except PlanError as exc:
             return PlanOutcome(rule_plan(files, tools), "fallback", time.perf_counter() - start,

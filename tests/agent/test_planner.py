@@ -232,6 +232,33 @@ def test_repair_notes_each_change_and_leaves_valid_plans_alone():
     validate(plan, SPEC_TOOLS, ["a.wav", "p.jpg"])
 
 
+
+def test_repair_drops_a_dependency_a_file_expert_takes_nothing_from():
+    # what the 0.5B model writes for "what did I say, and how many people are in the picture?"
+    plan = plan_from_obj({"steps": [], "tasks": [
+        t("speech-to-text", 0, audio="memo.wav"),
+        t("object-detection", 1, [0], image="photo.jpg"),
+        t("memory-save", 2, [0, 1], text="<GENERATED>-1"),
+        t("memory-search", 3, [2], text="dentist"),
+        t("speech-to-text", 4, [3, 0], audio="<GENERATED>-0")]})
+    notes = repair(plan)
+    assert plan.tasks[1].dep == [-1]  # runs beside speech-to-text now
+    assert plan.tasks[2].dep == [0, 1]  # memory keeps its order
+    assert plan.tasks[3].dep == [2]  # a search after a save must see it
+    assert plan.tasks[4].dep == [0]  # keeps the one it takes output from
+    assert notes == ["task 1: dropped dep [0] (it reads a file, not their output)",
+                     "task 4: dropped dep [3] (it reads a file, not their output)"]
+    assert repair(plan) == []
+
+
+def test_the_planner_repairs_with_the_tools_it_offered():
+    raw = json.dumps({"steps": ["Transcribe", "Count"], "tasks": [
+        t("speech-to-text", 0, audio="memo.wav"), t("object-detection", 1, [0], image="photo.jpg")]})
+    outcome = Planner(ScriptedLLM([raw]), examples=[]).plan("what and how many", BOTH, TOOLS)
+    assert outcome.source == "model"
+    assert outcome.plan.tasks[1].dep == [-1]
+    assert outcome.raw == raw  # what the benchmark scores is the model's own text
+
 # --- grammar ---------------------------------------------------------------------------------
 
 class GrammarLLM(ScriptedLLM):
