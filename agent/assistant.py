@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from agent.context import check_user_text, fit_to_context
-from agent.events import (AnswerFinished, AnswerStarted, Event, Failed, MemoriesProposed,
-                          MemoriesUsed, MemorySaved, Notice, PlanReady, PlanStarted, TaskFinished,
-                          TaskStarted, Token, UserMessageSaved)
+from agent.events import (AnswerFinished, AnswerStarted, CloudQueued, Event, Failed,
+                          MemoriesProposed, MemoriesUsed, MemorySaved, Notice, PlanReady,
+                          PlanStarted, TaskFinished, TaskStarted, Token, UserMessageSaved)
 from agent.expert_context import legacy_tasks, results_block
 from agent.llm import LLM, ModelLoadError
 from agent.model_registry import ModelFileError, get_model
@@ -52,8 +52,11 @@ def llm_from_settings(settings: Settings) -> LLM:
 
 class Assistant:
     def __init__(self, store: ConversationStore, settings: Settings,
-                 llm_factory: LLMFactory = llm_from_settings, experts=None, memory=None):
+                 llm_factory: LLMFactory = llm_from_settings, experts=None, memory=None,
+                 cloud=None):
         self.store = store
+        # A sync.service.CloudAssist, consulted after each finished answer (None: no cloud).
+        self.cloud = cloud
         self.settings = settings
         self._factory = llm_factory
         self._llm: LLM | None = None
@@ -143,9 +146,11 @@ class Assistant:
             self._experts = None
 
     def respond(self, conversation_id: int, text: str, cancel: threading.Event | None = None,
-                attachments: Sequence[str | Path] = ()) -> Iterator[Event]:
+                attachments: Sequence[str | Path] = (), ask_cloud: bool = False) -> Iterator[Event]:
         """Answer `text` (and any attached files) in the conversation.
 
+        `ask_cloud`: the user asked for cloud assist on this message through the interface
+        (`hearth ask --cloud`), as if their words said "ask the cloud".
         Raises MessageRejected before storing anything.
         """
         prompts = load_prompt("chat")
@@ -236,8 +241,32 @@ class Assistant:
         content = "".join(parts)
         self.store.update_message(answer.id, content=content, status=status, meta=stats)
         yield AnswerFinished(answer.id, status, content, stats)
+        if status == "done":
+            yield from self._consult_cloud(conversation_id, answer.id, text, trace, saved,
+                                           bool(saved_memory), ask_cloud)
         if status == "done" and not saved_memory:
             yield from self._propose_memories(llm, text, user.id, cancel)
+
+    def _consult_cloud(self, conversation_id: int, answer_id: int, text: str, trace: dict,
+                       attachments: list[AttachmentRecord], saved_memory: bool,
+                       requested: bool) -> Iterator[Event]:
+        """After the local answer (never before, never instead): the cloud is offered the
+        request when the policy says so. Only `text`, the user's own words, can ask for it."""
+        if self.cloud is None:
+            return
+        try:
+            tools = None
+            if trace.get("source") == "fallback":
+                tools = {name: {"description": t.description, "args": t.args}
+                         for name, t in self.tools(text, saved_memory).items()}
+            record = self.cloud.consult(conversation_id, answer_id, text, trace,
+                                        trace.get("source"), files=[a.name for a in attachments],
+                                        tools=tools, requested=requested)
+        except Exception as exc:  # noqa: BLE001 - the local answer stands whatever happens here
+            yield Notice(f"Cloud assist could not prepare the request: {exc}")
+            return
+        if record is not None:
+            yield CloudQueued(record)
 
     def _remember_if_asked(self, text: str, message_id: int):
         """An explicit "remember that …" is saved before answering; returns what was saved."""

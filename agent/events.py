@@ -88,6 +88,21 @@ class MemoriesUsed:
 
 
 @dataclass(frozen=True)
+class CloudQueued:
+    """After the local answer: an outbox entry was prepared for the cloud (`record`, a
+    sync.outbox.OutboxRecord): awaiting the user's approval, or queued to send."""
+    record: object
+
+
+@dataclass(frozen=True)
+class CloudAnswered:
+    """The cloud's reply arrived, restored on this machine and stored as message `message_id`
+    (None for a plan, which is kept as a training label only)."""
+    record: object
+    message_id: int | None
+
+
+@dataclass(frozen=True)
 class Failed:
     message_id: int | None
     error: str
@@ -95,4 +110,5 @@ class Failed:
 
 Event = (UserMessageSaved | Notice | PlanStarted | PlanReady | TaskStarted | TaskFinished
          | MemorySaved | MemoriesUsed
-         | AnswerStarted | Token | AnswerFinished | MemoriesProposed | Failed)
+         | AnswerStarted | Token | AnswerFinished | MemoriesProposed | CloudQueued | CloudAnswered
+         | Failed)

@@ -24,6 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     ask.add_argument("--attach", action="append", default=[], metavar="FILE",
                      help="attach an audio file or image (repeatable)")
     ask.add_argument("--json", action="store_true", help="print the result as JSON")
+    ask.add_argument("--cloud", action="store_true",
+                     help="after the local answer, ask the cloud too (cloud assist must be on; "
+                          "with policy 'ask' the payload is shown for approval first)")
+    ask.add_argument("--yes", action="store_true",
+                     help="with --cloud: send without asking for approval")
 
     models = sub.add_parser("models", help="list the packaged models and check their files")
     models.add_argument("--verify", action="store_true", help="hash every installed model (slow)")
@@ -41,9 +46,10 @@ def main(argv: list[str] | None = None) -> int:
     forget = faces_sub.add_parser("forget", help="delete every enrolled photo of a person")
     forget.add_argument("name")
 
-    from app import memory_cli
+    from app import cloud_cli, memory_cli
 
     memory_cli.add_parser(sub)
+    cloud_cli.add_parsers(sub)
     _add_bench_parser(sub)
 
     sub.add_parser("gui", help="open the window (the default)")
@@ -63,6 +69,10 @@ def main(argv: list[str] | None = None) -> int:
         return memory_commands.run(args)
     if args.command == "bench":
         return cmd_bench(args)
+    if args.command == "cloud":
+        return cloud_cli.run_cloud(args)
+    if args.command == "outbox":
+        return cloud_cli.run_outbox(args)
     from app.gui import run_gui
 
     return run_gui()
@@ -71,11 +81,14 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_ask(args) -> int:
     from agent.assistant import Assistant
     from agent.context import MessageRejected
-    from agent.events import (AnswerFinished, Failed, MemoriesProposed, MemoriesUsed, MemorySaved,
-                              Notice, PlanReady, PlanStarted, TaskFinished, TaskStarted, Token)
+    from agent.events import (AnswerFinished, CloudQueued, Failed, MemoriesProposed, MemoriesUsed,
+                              MemorySaved, Notice, PlanReady, PlanStarted, TaskFinished, TaskStarted,
+                              Token)
+    from app import cloud_cli
     from memory.conversations import ConversationStore
     from memory.db import Database
     from memory.settings import load_settings
+    from sync.service import CloudAssist
 
     text = sys.stdin.read() if args.text == "-" else args.text
     db = Database()
@@ -89,13 +102,22 @@ def cmd_ask(args) -> int:
     if conv is None:
         print(f"hearth: no conversation {args.conversation}", file=sys.stderr)
         return 2
-    assistant = Assistant(store, settings)
+    cloud = CloudAssist(db, lambda: settings)
+    if args.cloud and not cloud.enabled:
+        print(f"hearth: --cloud, but {cloud.status_text()}. Turn it on with: hearth cloud enable "
+              f"--endpoint URL --model NAME", file=sys.stderr)
+        cloud.close()
+        db.close()
+        return 2
+    assistant = Assistant(store, settings, cloud=cloud)
     cancel = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: cancel.set())
     result: dict = {"conversation": conv.id, "model": settings.model, "notices": [], "trace": None}
+    queued = None
     code = 0
     try:
-        for event in assistant.respond(conv.id, text, cancel, attachments=args.attach):
+        for event in assistant.respond(conv.id, text, cancel, attachments=args.attach,
+                                       ask_cloud=args.cloud):
             if isinstance(event, PlanStarted):
                 print("[Planning…]", file=sys.stderr)
             elif isinstance(event, PlanReady):
@@ -128,16 +150,32 @@ def cmd_ask(args) -> int:
                 code = 1
             elif isinstance(event, AnswerFinished):
                 result.update(answer=event.content, status=event.status, stats=event.stats)
+                if not args.json:
+                    print()  # the local answer ends before anything about the cloud
+            elif isinstance(event, CloudQueued):
+                queued = event.record
+                result["outbox"] = queued.to_dict()
+                if not args.cloud:
+                    then = (f"awaits your approval: hearth outbox approve {queued.id}"
+                            if queued.status == "awaiting_approval"
+                            else "is queued: hearth outbox send")
+                    print(f"[Prepared for the cloud: outbox #{queued.id} {then}]", file=sys.stderr)
+        if queued is not None and args.cloud and code == 0:
+            interactive = sys.stdin.isatty() and args.text != "-"
+            cloud_code, result["outbox"] = cloud_cli.ask_round_trip(
+                cloud, queued, yes=args.yes, interactive=interactive, as_json=args.json)
+            code = max(code, cloud_code)
+        elif args.cloud and code == 0:
+            print("[Nothing was prepared for the cloud.]", file=sys.stderr)
     except MessageRejected as exc:
         print(f"hearth: {exc}", file=sys.stderr)
         return 2
     finally:
         assistant.close()
+        cloud.close()
         db.close()
     if args.json:
         print(json.dumps(result, ensure_ascii=False, indent=2))
-    elif code == 0:
-        print()
     return code
 
 

@@ -11,9 +11,12 @@ from dataclasses import dataclass
 from memory.settings import Settings
 
 # "ask the cloud: …", "check with the cloud", "let the cloud answer", "use cloud assist"
-ASKS_FOR_CLOUD = re.compile(
-    r"\b(?:ask|check\s+with|consult|try|use|send\s+(?:this|it)\s+to|let)\s+(?:the\s+)?"
-    r"(?:cloud(?:\s+assist)?|bigger\s+model|large\s+model)\b", re.I)
+_REQUEST = (r"(?:ask|check\s+with|consult|try|use|send\s+(?:this|it)\s+to|let)\s+(?:the\s+)?"
+            r"(?:cloud(?:\s+assist)?|bigger\s+model|large\s+model)\b")
+ASKS_FOR_CLOUD = re.compile(r"\b" + _REQUEST, re.I)
+# The same words opening the message ("Ask the cloud: …"): said to Hearth, not to the cloud.
+_LEADING_REQUEST = re.compile(r"^\s*(?:please\s+)?" + _REQUEST +
+                              r"(?:\s*[:,\-–—]\s*|\s+about\s+)?", re.I)
 
 
 @dataclass(frozen=True)
@@ -25,6 +28,12 @@ class Decision:
 
 def asks_for_cloud(user_text: str) -> bool:
     return bool(ASKS_FOR_CLOUD.search(user_text))
+
+
+def without_request(user_text: str) -> str:
+    """The instruction for the cloud: a leading "ask the cloud:" removed (the rest unchanged)."""
+    rest = _LEADING_REQUEST.sub("", user_text, count=1).strip()
+    return rest or user_text.strip()
 
 
 def configured(settings: Settings) -> bool:

@@ -24,7 +24,7 @@ from memory.db import Database
 from memory.settings import Settings
 from sync.cloud import CloudClient, CloudError, check_base_url, host_of
 from sync.outbox import Outbox, OutboxRecord
-from sync.policy import configured, decide
+from sync.policy import configured, decide, without_request
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +92,8 @@ class CloudAssist:
         from sync.payload import build_payload
 
         results = list((trace or {}).get("tasks") or [])
-        built = build_payload(kind=decision.kind, instruction=text, results=results,
+        built = build_payload(kind=decision.kind, instruction=without_request(text),
+                              results=results,
                               files=list(files), endpoint=check_base_url(settings.cloud_base_url),
                               model=settings.cloud_model, anonymizer=self.anonymizer,
                               tools=tools if decision.kind == "plan" else None)
