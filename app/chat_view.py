@@ -33,10 +33,21 @@ PLAN_SOURCE = {"model": "planned by the local model", "fallback": "fallback plan
                "stopped": "stopped while planning"}
 SHORT_OUTPUT = 90  # characters of a step's result shown while it is collapsed
 
+CLOUD_COLOUR = "#1d6f6a"
+
 IMAGE_BOX = (320, 220)  # annotated images are thumbnails; a tall photo must not fill the chat
 
 WELCOME = ("<h2>Hearth</h2><p>A private assistant that runs on this computer. "
            "Nothing you type leaves it.</p><p>Type a message below and press Enter.</p>")
+
+
+def cloud_note(cloud: dict) -> str:
+    from sync.cloud import host_of
+
+    where = host_of(cloud.get("endpoint") or "") or "the cloud"
+    entry = f" (outbox #{cloud['outbox_id']})" if cloud.get("outbox_id") else ""
+    return (f"Written at {where} from the anonymized request{entry}; "
+            "names put back on this computer.")
 
 
 class ChatView(QTextBrowser):
@@ -80,7 +91,8 @@ class ChatView(QTextBrowser):
                                 tasks=legacy_tasks(m.meta), trace=m.meta.get("trace"),
                                 message_id=m.id,
                                 memories=m.meta.get("memories", []),
-                                saved_memory=m.meta.get("saved_memory"))
+                                saved_memory=m.meta.get("saved_memory"),
+                                cloud=m.meta.get("cloud"))
 
     def _cursor_at_end(self) -> QTextCursor:
         cursor = self.textCursor()
@@ -91,12 +103,19 @@ class ChatView(QTextBrowser):
                        model: str | None = None, error: str | None = None,
                        attachments: list[str] = (), tasks: list[dict] = (),
                        trace: dict | None = None, message_id: int = 0,
-                       memories: list[dict] = (), saved_memory: dict | None = None) -> None:
+                       memories: list[dict] = (), saved_memory: dict | None = None,
+                       cloud: dict | None = None) -> None:
+        """`cloud`: the meta of an answer the cloud wrote ({"outbox_id", "endpoint"})."""
         if self.showing_welcome:
             self.clear()
             self.showing_welcome = False
-        who = "You" if role == "user" else f"Hearth · {model}" if model else "Hearth"
-        colour = "#2d5b8a" if role == "user" else "#8a4b2d"
+        # Which model wrote an answer is always shown: the local one, or "cloud: <model>".
+        if role == "user":
+            who, colour = "You", "#2d5b8a"
+        elif cloud is not None:
+            who, colour = f"Hearth · cloud: {model or 'unknown model'}", CLOUD_COLOUR
+        else:
+            who, colour = (f"Hearth · {model}" if model else "Hearth"), "#8a4b2d"
         cursor = self._cursor_at_end()
         header = QTextBlockFormat()
         header.setTopMargin(14)
@@ -106,6 +125,8 @@ class ChatView(QTextBrowser):
             cursor.insertBlock(header, QTextCharFormat())
         cursor.insertHtml(f'<b style="color:{colour}">{html.escape(who)}</b>')
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())  # the header's bold stops here
+        if cloud is not None:
+            self._insert_grey(cursor, cloud_note(cloud))
         if saved_memory:
             what = "Already remembered" if saved_memory.get("duplicate") else "Saved to memory"
             self._insert_grey(cursor, f"{what}: {saved_memory['text']}")

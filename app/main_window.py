@@ -11,11 +11,12 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QInputDialog, QLabel, Q
                                QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from agent.context import MessageRejected, check_user_text
-from agent.events import (AnswerFinished, AnswerStarted, Failed, MemoriesProposed, MemorySaved,
-                          Notice, PlanReady, PlanStarted, TaskFinished, TaskStarted, Token,
-                          UserMessageSaved)
+from agent.events import (AnswerFinished, AnswerStarted, CloudQueued, Failed, MemoriesProposed,
+                          MemorySaved, Notice, PlanReady, PlanStarted, TaskFinished, TaskStarted,
+                          Token, UserMessageSaved)
 from app.attachment_bar import AttachmentBar
 from app.chat_view import ChatView
+from app.cloud_queue import CloudQueue
 from app.conversation_list import ConversationIdRole, ConversationListModel
 from app.message_input import MessageInput
 from app.model_queue import ModelQueue
@@ -24,15 +25,26 @@ from experts.inputs import kind_of
 from memory.conversations import MAX_ATTACHMENT_BYTES, ConversationStore
 from memory.db import Database
 from memory.settings import Settings, save_settings
+from sync.outbox import OutboxError
+from sync.service import OFFLINE_TEXT
 
-PRIVACY_LABEL = "Offline — local model"
+PRIVACY_LABEL = OFFLINE_TEXT
+POLICY_TEXT = {"ask": "each request is shown to you first",
+               "fallback": "only when the local plan fails or you ask for the cloud",
+               "never": "never"}
 
 
 class MainWindow(QMainWindow):
     def __init__(self, db: Database, store: ConversationStore, settings: Settings,
-                 queue: ModelQueue):
+                 queue: ModelQueue, cloud: CloudQueue | None = None):
         super().__init__()
         self.db, self.store, self.settings, self.queue = db, store, settings, queue
+        # Cloud assist has its own worker; the assistant consults it after each local answer.
+        self.cloud = cloud or CloudQueue(db, settings, parent=self)
+        if getattr(queue.assistant, "cloud", None) is None:
+            queue.assistant.cloud = self.cloud.assist
+        self._previews: list = []  # outbox entries waiting for the preview dialog
+        self._preview = None  # the preview dialog showing now
         self.current_id: int | None = None
         self._streaming_into: int | None = None  # conversation receiving the current answer
         self.setWindowTitle("Hearth")
@@ -42,7 +54,12 @@ class MainWindow(QMainWindow):
         self._build_actions()
         queue.event.connect(self._on_event)
         queue.busy_changed.connect(self._on_busy)
+        self.cloud.status_changed.connect(self._show_privacy)
+        self.cloud.answered.connect(self._on_cloud_answer)
+        self.cloud.processed.connect(self._on_cloud_processed)
         self._on_busy(False)
+        self._show_privacy()
+        self._mention_waiting()
         first = self.conversations.index(0, 0)
         if first.isValid():
             self.open_conversation(first.data(ConversationIdRole))
@@ -99,7 +116,6 @@ class MainWindow(QMainWindow):
         self._notice_timer = QTimer(self, singleShot=True)
         self._notice_timer.timeout.connect(self.notice_label.clear)
         self.privacy_label = QLabel(PRIVACY_LABEL, objectName="privacyLabel")
-        self.privacy_label.setToolTip("Nothing you type, attach or say leaves this computer.")
         self.model_label = QLabel(objectName="modelLabel")
         self.speed_label = QLabel(objectName="speedLabel")
         self.progress = QProgressBar(objectName="busyBar", maximumWidth=120, textVisible=False)
@@ -148,6 +164,10 @@ class MainWindow(QMainWindow):
         action("&What Hearth remembers…", "Ctrl+M", self.open_memory, memory_menu, "actionMemory")
         people_menu = self.menuBar().addMenu("&People")
         action("&Faces Hearth recognises…", "Ctrl+Shift+P", self.open_people, people_menu, "actionPeople")
+        cloud_menu = self.menuBar().addMenu("C&loud")
+        action("&Outbox…", "Ctrl+Shift+O", self.open_outbox, cloud_menu, "actionOutbox")
+        action("Cloud assist &settings…", "", lambda: self.open_settings(cloud_tab=True),
+               cloud_menu, "actionCloudSettings")
         tools_menu = self.menuBar().addMenu("&Tools")
         action("Planning &benchmark report…", "", self.open_benchmark_report, tools_menu,
                "actionBenchmarkReport")
@@ -303,6 +323,8 @@ class MainWindow(QMainWindow):
                 self.speed_label.setText(f"{speed:.1f} tok/s")
             if visible:
                 self.open_conversation(self.current_id)  # re-render the answer as Markdown
+        elif isinstance(event, CloudQueued):
+            self._on_cloud_queued(event.record)
         elif isinstance(event, Failed):
             self.show_notice(event.error, 15000)
             if visible:
@@ -358,9 +380,97 @@ class MainWindow(QMainWindow):
             self.show_notice(f"Opened {path}", 8000)
         return path
 
+    # ----- cloud assist
+    def _show_privacy(self, *_args) -> None:
+        """What can leave the machine, always in view."""
+        s = self.settings
+        self.privacy_label.setText(self.cloud.status_text())
+        if self.cloud.enabled:
+            self.privacy_label.setToolTip(
+                f"Anonymized requests may go to {s.cloud_base_url} (model {s.cloud_model}): "
+                f"{POLICY_TEXT[s.cloud_policy]}. Every request is listed in Cloud → Outbox.")
+            self.privacy_label.setStyleSheet("color: #8a5a00; font-weight: bold")
+        else:
+            self.privacy_label.setToolTip("Nothing you type, attach or say leaves this computer.")
+            self.privacy_label.setStyleSheet("")
+
+    def _mention_waiting(self) -> None:
+        waiting = self.cloud.assist.outbox.list(status="awaiting_approval")
+        if waiting and self.cloud.enabled:
+            self.show_notice(f"{len(waiting)} cloud request(s) await your approval in "
+                             "Cloud → Outbox.", 15_000)
+
+    def _on_cloud_queued(self, record) -> None:
+        if record.status == "awaiting_approval":
+            self._previews.append(record)
+            self._next_preview()
+        else:
+            self.show_notice(f"Asking the cloud ({record.model}) as well; its answer will "
+                             "follow.", 10_000)
+            self.cloud.kick()
+
+    def _next_preview(self) -> None:
+        from app.cloud_preview import CloudPreviewDialog
+
+        if self._preview is not None or not self._previews:
+            return
+        record = self._previews.pop(0)
+        dialog = CloudPreviewDialog(record, self)
+        dialog.finished.connect(lambda code: self._preview_done(record, code))
+        self._preview = dialog
+        dialog.open()  # window-modal, without a nested event loop: answers keep streaming
+
+    def _preview_done(self, record, code: int) -> None:
+        from app.cloud_preview import CloudPreviewDialog
+
+        self._preview.deleteLater()
+        self._preview = None
+        try:
+            if code == CloudPreviewDialog.SEND:
+                self.cloud.approve(record.id)
+                self.show_notice(f"Sending to {record.model}; its answer will follow.", 10_000)
+            elif code == CloudPreviewDialog.DONT_SEND:
+                self.cloud.decline(record.id)
+                self.show_notice("Not sent. The request stays in Cloud → Outbox.", 8000)
+            else:
+                self.show_notice("Not sent yet: the request waits in Cloud → Outbox.", 8000)
+        except OutboxError as exc:  # decided meanwhile in the outbox window
+            self.show_notice(str(exc), 8000)
+        self._next_preview()
+
+    def _on_cloud_answer(self, record) -> None:
+        if record.kind != "answer" or record.reply_message_id is None:
+            self.show_notice(f"The cloud ({record.model}) sent a plan; it is kept as a training "
+                             "example.", 8000)
+            return
+        self.conversations.refresh()
+        if record.conversation_id == self.current_id:
+            if not (self.queue.busy and self._streaming_into == self.current_id):
+                self.open_conversation(self.current_id)  # else the answer's end re-renders it
+        else:
+            conv = self.store.get(record.conversation_id)
+            title = f" in “{conv.title}”" if conv else ""
+            self.show_notice(f"The cloud ({record.model}) answered{title}.", 10_000)
+
+    def _on_cloud_processed(self, records) -> None:
+        for record in records:
+            if record.status == "failed":
+                self.show_notice(f"Cloud request #{record.id} failed: {record.last_error} "
+                                 "(Retry it in Cloud → Outbox.)", 20_000)
+            elif record.status == "queued" and record.last_error:
+                self.show_notice(f"Cloud request #{record.id}: {record.last_error} "
+                                 "Hearth will try again.", 15_000)
+
+    def open_outbox(self) -> None:
+        from app.outbox_window import OutboxWindow
+
+        OutboxWindow(self.cloud, self).exec()
+
     # ----- settings
-    def open_settings(self) -> None:
-        dialog = SettingsDialog(self.settings, self)
+    def open_settings(self, cloud_tab: bool = False) -> None:
+        dialog = SettingsDialog(self.settings, self, cloud=self.cloud)
+        if cloud_tab:
+            dialog.tabs.setCurrentWidget(dialog.cloud_tab)
         if dialog.exec():
             self.apply_settings(dialog.result_settings())
 
@@ -368,6 +478,7 @@ class MainWindow(QMainWindow):
         self.settings = settings
         save_settings(self.db, settings)
         self.queue.apply_settings(settings)
+        self.cloud.apply_settings(settings)
         self._show_model()
 
     def _show_model(self) -> None:
@@ -376,4 +487,5 @@ class MainWindow(QMainWindow):
 
     def closeEvent(self, event) -> None:
         self.queue.close()
+        self.cloud.close()
         super().closeEvent(event)

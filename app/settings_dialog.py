@@ -1,11 +1,12 @@
-"""Settings: which local model, how many threads, how much context, where data lives."""
+"""Settings: which local model, how many threads, how much context, where data lives; and,
+on its own tab, cloud assist (off by default)."""
 
 from __future__ import annotations
 
 from PySide6.QtCore import QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout,
-                               QLabel, QPushButton, QSpinBox, QWidget)
+                               QLabel, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
 
 from agent.model_registry import load_registry
 from memory import paths
@@ -13,11 +14,17 @@ from memory.settings import CONTEXT_SIZES, Settings
 
 
 class SettingsDialog(QDialog):
-    def __init__(self, settings: Settings, parent=None):
+    def __init__(self, settings: Settings, parent=None, cloud=None):
+        """`cloud`: the app's CloudQueue, for "Test connection" (None: the button is off)."""
         super().__init__(parent)
         self.setWindowTitle("Settings")
         self.setObjectName("settingsDialog")
-        form = QFormLayout(self)
+        outer = QVBoxLayout(self)
+        self.tabs = QTabWidget(objectName="settingsTabs")
+        outer.addWidget(self.tabs)
+        general = QWidget()
+        form = QFormLayout(general)
+        self.tabs.addTab(general, "General")
 
         self.model = QComboBox(objectName="modelCombo")
         for spec in load_registry().values():
@@ -73,15 +80,29 @@ class SettingsDialog(QDialog):
         layout.addWidget(open_button)
         form.addRow("Data folder", row)
 
+        from app.cloud_settings import CloudSettingsTab
+
+        self.cloud_tab = CloudSettingsTab(settings, cloud, self)
+        self.tabs.addTab(self.cloud_tab, "Cloud assist")
+
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
         buttons.accepted.connect(self.accept)
         buttons.rejected.connect(self.reject)
-        form.addRow(buttons)
+        outer.addWidget(buttons)
         self._base = settings
+
+    def accept(self) -> None:
+        """The API key goes to the keyring here; a bad endpoint or a keyring error keeps the
+        dialog open on the cloud tab, with the reason, and loses nothing typed."""
+        if not self.cloud_tab.commit():
+            self.tabs.setCurrentWidget(self.cloud_tab)
+            return
+        super().accept()
 
     def result_settings(self) -> Settings:
         return self._base.model_copy(update={
+            **self.cloud_tab.values(),
             "model": self.model.currentData(),
             "n_threads": self.threads.value(),
             "n_ctx": self.context.currentData(),
