@@ -47,7 +47,8 @@ def llm_from_settings(settings: Settings) -> LLM:
     spec = get_model(settings.model)
     path = spec.resolve()
     return LlamaCppLLM(path, name=spec.id, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-                       reinstall_hint=f"Reinstall it with: {spec.install_hint}")
+                       reinstall_hint=f"Reinstall it with: {spec.install_hint}",
+                       chat_template=spec.chat_template)
 
 
 class Assistant:

@@ -18,10 +18,11 @@ class LlamaCppLLM(LLM):
 
     def __init__(self, model_path: Path | str, *, name: str | None = None, n_ctx: int = 4096,
                  n_threads: int = 2, seed: int = 0, reinstall_hint: str = "",
-                 lora_path: Path | str | None = None, prompt_cache: bool = True):
+                 lora_path: Path | str | None = None, prompt_cache: bool = True,
+                 chat_template: str | None = None):
         """`lora_path`: a LoRA adapter (GGUF) applied on load (the planning benchmark's
         --adapter). `prompt_cache`: keep the KV state of earlier prompts so each role's fixed
-        prefix is read once (agent/kv_cache.py)."""
+        prefix is read once (agent/kv_cache.py). `chat_template`: for a GGUF without one."""
         super().__init__()
         self.model_path = Path(model_path)
         self.name = name or self.model_path.stem
@@ -33,6 +34,7 @@ class LlamaCppLLM(LLM):
         self._llama = None
         self._vocab = None
         self.prompt_cache = PromptStateCache() if prompt_cache else None
+        self.chat_template = chat_template
 
     @property
     def loaded(self) -> bool:
@@ -47,10 +49,11 @@ class LlamaCppLLM(LLM):
             raise ModelLoadError(f"LoRA adapter not found: {self.lora_path}.")
         from llama_cpp import Llama  # heavy native import, only when a model is needed
 
+        handler = self._formatter().to_chat_handler() if self.chat_template else None
         try:
             self._llama = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx,
                                 n_threads=self.n_threads, n_threads_batch=self.n_threads,
-                                seed=self.seed, verbose=False,
+                                seed=self.seed, verbose=False, chat_handler=handler,
                                 lora_path=str(self.lora_path) if self.lora_path else None)
         except (ValueError, RuntimeError, OSError) as exc:
             if self.lora_path is not None:
@@ -140,15 +143,24 @@ class LlamaCppLLM(LLM):
                             "prompt_tokens": len(tokens), "reused_tokens": session.reused}
         return session.text()
 
-    def _prompt_tokens(self, messages: Messages) -> list[int]:
-        """The chat prompt's tokens, formatted by the model's own template (as
-        create_chat_completion formats it when the GGUF carries a template)."""
+    def _formatter(self):
         from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
+        if self.chat_template:
+            # eos as the stop string: a base model's template knows no end-of-turn token id
+            return Jinja2ChatFormatter(template=self.chat_template, eos_token="<end_of_turn>",
+                                       bos_token="")
+        template = self.load().metadata.get("tokenizer.chat_template")
+        if not template:
+            raise ModelLoadError(f"{self.model_path.name} has no chat template; give one in "
+                                 f"resources/models.yaml (chat_template).")
+        return Jinja2ChatFormatter(template=template, eos_token="", bos_token="")
+
+    def _prompt_tokens(self, messages: Messages) -> list[int]:
+        """The chat prompt's tokens, formatted by the model's template (as
+        create_chat_completion formats it)."""
         llama = self.load()
-        template = llama.metadata["tokenizer.chat_template"]
-        formatter = Jinja2ChatFormatter(template=template, eos_token="", bos_token="")
-        result = formatter(messages=messages)
+        result = self._formatter()(messages=messages)
         return llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special,
                               special=True)
 

@@ -53,6 +53,8 @@ class ModelSpec:
     sha256: str
     extra: str
     parts: tuple[Part, ...]
+    # Jinja chat template for a GGUF that carries none (a base model); else the file's own.
+    chat_template: str | None = None
 
     @property
     def packages(self) -> list[str]:
@@ -200,12 +202,14 @@ def load_registry(text: str | None = None) -> dict[str, ModelSpec]:
     for entry in yaml.safe_load(text)["models"]:
         p = entry["parts"]
         parts = tuple(
-            Part(p["package"].format(n=n), p["module"].format(n=n), p["file"].format(n=n),
-                 str(p["version"]))
+            # {n} counts parts from 1, {i} from 0 (packages and their files number differently)
+            Part(p["package"].format(n=n, i=n - 1), p["module"].format(n=n, i=n - 1),
+                 p["file"].format(n=n, i=n - 1), str(p["version"]))
             for n in range(1, int(p["count"]) + 1))
         specs[entry["id"]] = ModelSpec(
             id=entry["id"], title=entry["title"], role=entry["role"], license=entry["license"],
-            size=int(entry["size"]), sha256=entry["sha256"], extra=entry["extra"], parts=parts)
+            size=int(entry["size"]), sha256=entry["sha256"], extra=entry["extra"], parts=parts,
+            chat_template=entry.get("chat_template"))
     return specs
 
 

@@ -416,7 +416,7 @@ def _bench_plan(args) -> int:
         llm = LlamaCppLLM(spec.resolve(), name=spec.id, n_ctx=settings.n_ctx,
                           n_threads=settings.n_threads,
                           reinstall_hint=f"Reinstall it with: {spec.install_hint}",
-                          lora_path=args.adapter)
+                          lora_path=args.adapter, chat_template=spec.chat_template)
         model = spec.id
     kwargs = {} if args.examples is None else {"n_examples": max(0, args.examples)}
     planner = Planner(llm, decoding=args.decoding, **kwargs)
