@@ -97,7 +97,7 @@ class CloudAssist:
                               files=list(files), endpoint=check_base_url(settings.cloud_base_url),
                               model=settings.cloud_model, anonymizer=self.anonymizer,
                               tools=tools if decision.kind == "plan" else None)
-        payload = built.payload.model_dump(mode="json")
+        payload = built.payload.to_dict()
         return self.outbox.add(kind=decision.kind, endpoint=payload["endpoint"],
                                model=payload["model"], payload=payload, mapping=built.mapping,
                                status=decision.status, conversation_id=conversation_id,
@@ -281,6 +281,13 @@ class CloudAssist:
         if self._own_anonymizer and self._anonymizer is not None:
             self._anonymizer.close()
             self._anonymizer = None
+
+
+def answered_events(records: list[OutboxRecord]) -> list:
+    """agent.events.CloudAnswered for each entry process_due() sent (for the window's stream)."""
+    from agent.events import CloudAnswered
+
+    return [CloudAnswered(r, r.reply_message_id) for r in records if r.status == "sent"]
 
 
 def instruction_of(payload: dict) -> str:

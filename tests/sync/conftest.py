@@ -120,7 +120,7 @@ class FaultServer:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
                 fault.requests.append({"method": method, "path": self.path,
-                                       "headers": dict(self.headers),
+                                       "headers": {k.lower(): v for k, v in self.headers.items()},
                                        "body": json.loads(body) if body else None})
                 fault.received.set()
 
@@ -154,7 +154,11 @@ class FaultServer:
                     return self._send(200, b"data: {this is not json\n\n", "text/event-stream")
                 self._send(200, completion_stream(fault.reply), "text/event-stream")
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        class QuietServer(ThreadingHTTPServer):
+            def handle_error(self, request, client_address):
+                pass  # the client gave up on a sleeping reply (a timeout test): expected
+
+        self.server = QuietServer(("127.0.0.1", self.port), Handler)
         self.server.daemon_threads = True
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         return self
@@ -182,17 +186,15 @@ class CloudServer:
     started_s: float
 
 
-@pytest.fixture(scope="session")
-def cloud_server(smollm2_path, tmp_path_factory):
-    """llama-cpp-python's OpenAI-compatible server on SmolLM2, for the whole session."""
+def _serve(model_path, alias: str, log_path):
+    """Start llama_cpp.server on a free loopback port; yields a CloudServer; always stops it."""
     port = free_port()
-    log_path = tmp_path_factory.mktemp("cloud") / "server.log"
     env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
     start = time.perf_counter()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path),
-             "--model_alias", "smollm2", "--host", "127.0.0.1", "--port", str(port),
+            [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
+             "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port),
              "--n_ctx", "4096", "--n_threads", "2", "--seed", "0"],
             stdout=log, stderr=subprocess.STDOUT, env=env)
     try:
@@ -211,7 +213,7 @@ def cloud_server(smollm2_path, tmp_path_factory):
             if time.monotonic() > deadline:
                 raise RuntimeError("llama_cpp.server did not come up within 180 s")
             time.sleep(0.3)
-        yield CloudServer(url, "smollm2", time.perf_counter() - start)
+        yield CloudServer(url, alias, time.perf_counter() - start)
     finally:
         proc.terminate()
         try:
@@ -219,6 +221,34 @@ def cloud_server(smollm2_path, tmp_path_factory):
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+@pytest.fixture(scope="session")
+def cloud_server(smollm2_path, tmp_path_factory):
+    """llama-cpp-python's OpenAI-compatible server on SmolLM2 (fast), for the whole session."""
+    yield from _serve(smollm2_path, "smollm2", tmp_path_factory.mktemp("cloud") / "server.log")
+
+
+@pytest.fixture(scope="session")
+def teacher_server(tmp_path_factory, shared_models_dir):
+    """The same server on Qwen2.5-Coder 0.5B, for tests that need the cloud to write the
+    placeholders back (<PERSON_1>): SmolLM2-135M never does (0 of 8 prompts tried), so the
+    restored name could not be shown with it."""
+    from agent.model_registry import get_model
+
+    # Session fixtures start before the per-test HEARTH_MODELS_DIR: the joined file goes to
+    # the test run's shared folder, not the user's data folder.
+    before = os.environ.get("HEARTH_MODELS_DIR")
+    os.environ["HEARTH_MODELS_DIR"] = str(shared_models_dir)
+    try:
+        path = get_model("qwen2.5-coder-0.5b").resolve()
+    finally:
+        if before is None:
+            os.environ.pop("HEARTH_MODELS_DIR", None)
+        else:
+            os.environ["HEARTH_MODELS_DIR"] = before
+    yield from _serve(path, "qwen2.5-coder-0.5b",
+                      tmp_path_factory.mktemp("teacher") / "server.log")
 
 
 # --- the outbox ------------------------------------------------------------------------------

@@ -165,3 +165,23 @@ def test_the_reply_and_what_is_stored_with_it_commit_together(db, store, clock):
         outbox.mark_sent(claimed, "reply", on_commit=store_then_break)
     assert store.messages(conv.id) == []  # rolled back together
     assert outbox.get(record.id).status == "sending"  # still claimable after its lease
+
+
+def test_training_examples_keep_source_and_consent(db, clock):
+    from sync.labels import TrainingExamples
+
+    outbox = Outbox(db, clock)
+    record = add(outbox)
+    labels = TrainingExamples(db)
+    yes = labels.add("summarizer", "Gift for <PERSON_1>?", "A scarf.", "cloud:big", True, record.id)
+    labels.add("planner", "Count people in <FILE_1>", '{"steps": [], "tasks": []}',
+               "user-correction", False)
+    assert [e.id for e in labels.list()] == [yes.id]
+    assert [e.role for e in labels.list(consented_only=False)] == ["summarizer", "planner"]
+    assert labels.list(consented_only=False, role="planner")[0].source == "user-correction"
+    with pytest.raises(ValueError, match="role"):
+        labels.add("critic", "x", "y", "cloud:big", True)
+    with pytest.raises(ValueError, match="needs an instruction"):
+        labels.add("planner", " ", "y", "cloud:big", True)
+    outbox.delete(record.id)  # the label outlives the log entry
+    assert labels.list()[0].outbox_id is None
