@@ -113,3 +113,60 @@ def test_a_declined_entry_is_never_sent_and_a_fallback_request_goes_without_prev
     assert reply.model == "smollm2" and reply.content == sent.restored
     (example,) = TrainingExamples(store.db).list()
     assert example.target == sent.response
+
+
+def test_a_failed_local_plan_asks_the_cloud_for_one_and_keeps_it_as_a_planner_label(
+        store, fault_server, tmp_path):
+    """Policy fallback: the local plan fails validation → the cloud gets the planner prompt
+    (anonymized file names); its plan is parsed and validated against the real files and kept
+    as a training label, never run."""
+    import json
+
+    from experts.registry import ExpertRegistry
+    from experts.runner import ExpertRunner
+    from tests.fakes import ScriptedLLM, fake_expert_classes
+
+    settings = Settings(use_memory=False, propose_memories="off", cloud_enabled=True,
+                        cloud_base_url=fault_server.base_url, cloud_model="big",
+                        cloud_policy="fallback")
+    cloud = CloudAssist(store.db, lambda: settings)
+    runner = ExpertRunner(ExpertRegistry(store.db, classes=fake_expert_classes()))
+    broken_plan = '{"steps": ["x"], "tasks": [{"task": "teleport", "id": 0, "dep": [-1], "args": {}}]}'
+    assistant = Assistant(store, settings, experts=runner, cloud=cloud,
+                          llm_factory=lambda _s: ScriptedLLM([broken_plan, "It says: buy milk."]))
+    memo = tmp_path / "maria_keller_memo.wav"
+    memo.write_bytes(b"buy milk")
+    conv = store.create()
+    try:
+        events = list(assistant.respond(conv.id, "What does this memo say?", attachments=[memo]))
+        (record,) = [e.record for e in events if isinstance(e, CloudQueued)]
+        assert record.kind == "plan" and record.status == "queued"
+        sent_text = json.dumps(record.payload)
+        assert "maria" not in sent_text.lower() and "speech-to-text" in sent_text
+        (hidden,) = [p + ".wav" for p, o in cloud.outbox.mapping(record.id).items()
+                     if o == "maria_keller_memo"]  # the stem is hidden, the kind kept
+        assert hidden in sent_text
+        good = {"steps": ["Transcribe the memo"], "tasks": [
+            {"task": "speech-to-text", "id": 0, "dep": [-1], "args": {"audio": hidden}}]}
+        fault_server.reply = json.dumps(good)
+        (sent,) = cloud.process_due()
+        assert sent.status == "sent" and sent.last_error is None
+        assert "maria_keller_memo.wav" in sent.restored and hidden not in sent.restored
+        assert store.messages(conv.id)[-1].content == "It says: buy milk."  # no new message
+
+        (label,) = TrainingExamples(store.db).list(consented_only=False)
+        assert (label.role, label.source, label.consent) == ("planner", "cloud:big", False)
+        assert hidden in label.target and "maria" not in (label.target + label.instruction).lower()
+        assert TrainingExamples(store.db).list() == []  # no consent given
+
+        # A plan that does not validate is logged, not learnt from.
+        events = list(assistant.respond(conv.id, "And this one?", attachments=[memo]))
+        (record,) = [e.record for e in events if isinstance(e, CloudQueued)]
+        fault_server.reply = '{"steps": ["x"], "tasks": [{"task": "speech-to-text", "id": 0, ' \
+                             '"dep": [-1], "args": {"audio": "other.wav"}}]}'
+        (sent,) = cloud.process_due()
+        assert sent.status == "sent" and "can't be used" in sent.last_error
+        assert len(TrainingExamples(store.db).list(consented_only=False)) == 1
+    finally:
+        assistant.close()
+        cloud.close()
