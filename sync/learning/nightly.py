@@ -1,0 +1,226 @@
+"""One night of learning: labelled examples → a job → the training process → an adapter.
+
+The training runs in a separate, low-priority process (`python -m sync.learning.train`), so
+the app's own process never loads torch for it, a memory blow-up can't take the app down, and
+a kill (the machine wakes up, the user quits) only loses the steps since the last checkpoint:
+`resume()` picks the unfinished job up where it stopped. The active adapter (active.json) is
+changed only by `activate()`, after the adapter file has been checked; a night that is
+killed, fails or is skipped leaves it untouched.
+
+Layout under <data folder>/learning/: nights/<id>/ (job, log, checkpoint, result),
+adapters/<id>.gguf (+ .json), general/<model>.jsonl (the base model's general answers),
+seen.jsonl (examples of earlier nights, for replay), history.jsonl (one line per night),
+active.json.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Sequence
+
+from memory import paths
+from sync.learning import examples as ex
+from sync.learning import gguf_lora, train
+
+MIN_EXAMPLES = 8
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class LearningError(RuntimeError):
+    """A night could not run; the message says why and what is left as it was."""
+
+
+@dataclass
+class NightResult:
+    night: str
+    status: str  # done | skipped | failed | memory | killed
+    reason: str = ""
+    n_examples: int = 0
+    n_sequences: int = 0
+    skipped_records: list[dict] = field(default_factory=list)
+    adapter: str | None = None
+    seconds: dict[str, float] = field(default_factory=dict)
+    peak_rss_mib: float | None = None
+    losses: list[float] = field(default_factory=list)
+    resumed_from: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def learning_dir() -> Path:
+    path = paths.user_dir() / "learning"
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    return path
+
+
+def _now_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%d-%H%M%S-%f")
+
+
+def prepare(records: Sequence[dict], model_path: Path | str, config: train.TrainConfig, *,
+            night: str | None = None, min_examples: int = MIN_EXAMPLES,
+            general: int | None = None, general_ratio: float = 0.25,
+            replay_ratio: float = 0.25) -> tuple[Path | None, NightResult]:
+    """Build tonight's job folder. Returns (job folder, result so far); the folder is None when
+    the night is skipped (too few usable examples), with the reason in the result."""
+    from agent.llama_cpp_llm import LlamaCppLLM
+
+    night = night or _now_id()
+    t0 = time.perf_counter()
+    built = ex.planner_examples(ex.dedupe(records))
+    result = NightResult(night, "prepared", n_examples=len(built.examples),
+                         skipped_records=built.skipped)
+    if len(built.examples) < min_examples:
+        result.status = "skipped"
+        result.reason = (f"{len(built.examples)} usable examples, fewer than the {min_examples} "
+                         f"a night needs ({len(built.skipped)} of {len(records)} records left "
+                         f"out); nothing was trained.")
+        return None, result
+    model_path = Path(model_path)
+    questions = ex.general_questions()
+    if general is not None:
+        questions = questions[:general]
+    llm = LlamaCppLLM(model_path, n_ctx=1024)
+    try:
+        general_examples = ex.general_examples(
+            llm, questions, cache=learning_dir() / "general" / f"{model_path.stem}.jsonl")
+    finally:
+        llm.close()
+    t1 = time.perf_counter()
+    seen_path = learning_dir() / "seen.jsonl"
+    chosen = ex.mix(built.examples, general_examples, ex.read_examples(seen_path),
+                    general_ratio=general_ratio, replay_ratio=replay_ratio, seed=config.seed)
+    tokenizer = ex.ChatTokenizer(model_path)
+    try:
+        sequences = [tokenizer.encode(e) for e in chosen]
+    finally:
+        tokenizer.close()
+    job_dir = learning_dir() / "nights" / night
+    train.write_job(job_dir, model_path, config, sequences,
+                    extra={"night": night, "task_examples": [e.to_dict() for e in built.examples]})
+    result.n_sequences = len(sequences)
+    result.seconds = {"general_answers": round(t1 - t0, 2),
+                      "prepare": round(time.perf_counter() - t0, 2)}
+    return job_dir, result
+
+
+def run_training(job_dir: Path, *, timeout: float | None = None) -> subprocess.CompletedProcess:
+    """The training process for a job (resumes from its checkpoint if it has one)."""
+    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false"}
+    return subprocess.run([sys.executable, "-m", "sync.learning.train", str(job_dir)],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def finish(job_dir: Path, result: NightResult, proc: subprocess.CompletedProcess) -> NightResult:
+    """Read the training result; keep a checked adapter under adapters/; record the night."""
+    result_path = job_dir / train.RESULT
+    trained = json.loads(result_path.read_text(encoding="utf-8")) if result_path.is_file() else {}
+    if proc.returncode != 0 or trained.get("status") != "done":
+        if proc.returncode == train.EXIT_MEMORY:
+            result.status = "memory"
+        elif proc.returncode < 0:
+            result.status = "killed"
+        else:
+            result.status = "failed"
+        result.reason = trained.get("error") or (proc.stderr or "").strip()[-500:] or \
+            f"the training process ended with code {proc.returncode}"
+        result.reason += " The active adapter is unchanged."
+        result.peak_rss_mib = trained.get("peak_rss_mib")
+        _record(result)
+        return result
+    job = json.loads((job_dir / train.JOB).read_text(encoding="utf-8"))
+    adapter = learning_dir() / "adapters" / f"{result.night}.gguf"
+    adapter.parent.mkdir(parents=True, exist_ok=True)
+    produced = job_dir / train.ADAPTER
+    gguf_lora.check_adapter(produced, job["base"])
+    os.replace(Path(str(produced) + gguf_lora.SIDECAR_SUFFIX),
+               Path(str(adapter) + gguf_lora.SIDECAR_SUFFIX))
+    os.replace(produced, adapter)
+    # tonight's examples become replay material for later nights
+    seen = learning_dir() / "seen.jsonl"
+    old = {e.key: e for e in ex.read_examples(seen)}
+    for e in job.get("task_examples", []):
+        old[e["key"]] = ex.Example(**e)
+    ex.write_examples(seen, list(old.values()))
+    result.status = "done"
+    result.adapter = str(adapter)
+    result.losses = trained["losses"]
+    result.resumed_from = trained.get("resumed_from")
+    result.peak_rss_mib = trained.get("peak_rss_mib")
+    result.seconds.update({k: trained[k] for k in ("load_seconds", "train_seconds",
+                                                    "convert_seconds")})
+    _record(result)
+    return result
+
+
+def run_night(records: Sequence[dict], model_path: Path | str,
+              config: train.TrainConfig | None = None, *, timeout: float | None = None,
+              **prepare_kwargs) -> NightResult:
+    config = config or train.TrainConfig()
+    job_dir, result = prepare(records, model_path, config, **prepare_kwargs)
+    if job_dir is None:
+        _record(result)
+        return result
+    return finish(job_dir, result, run_training(job_dir, timeout=timeout))
+
+
+def unfinished() -> list[Path]:
+    """Job folders whose training never finished (killed, or the machine went off)."""
+    nights = learning_dir() / "nights"
+    out = []
+    for job in sorted(nights.glob("*/" + train.JOB)) if nights.is_dir() else []:
+        res = job.parent / train.RESULT
+        status = json.loads(res.read_text(encoding="utf-8")).get("status") if res.is_file() else None
+        if status != "done":
+            out.append(job.parent)
+    return out
+
+
+def resume(job_dir: Path, *, timeout: float | None = None) -> NightResult:
+    job = json.loads((job_dir / train.JOB).read_text(encoding="utf-8"))
+    result = NightResult(job.get("night", job_dir.name), "prepared",
+                         n_examples=len(job.get("task_examples", [])))
+    return finish(job_dir, result, run_training(job_dir, timeout=timeout))
+
+
+def _record(result: NightResult) -> None:
+    line = {**result.to_dict(), "recorded": datetime.now(timezone.utc).isoformat()}
+    with open(learning_dir() / "history.jsonl", "a", encoding="utf-8") as f:
+        f.write(json.dumps(line, ensure_ascii=False) + "\n")
+
+
+def history() -> list[dict]:
+    path = learning_dir() / "history.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+
+
+def active_adapter() -> Path | None:
+    path = learning_dir() / "active.json"
+    if not path.is_file():
+        return None
+    adapter = json.loads(path.read_text(encoding="utf-8")).get("adapter")
+    return Path(adapter) if adapter else None
+
+
+def activate(adapter: Path | str | None, base_model: Path | str) -> None:
+    """Make `adapter` the one the app uses (None: the base model alone), after checking it
+    fits `base_model`; the switch is one atomic file replace."""
+    if adapter is not None:
+        gguf_lora.check_adapter(adapter, base_model)
+    path = learning_dir() / "active.json"
+    tmp = path.with_name("active.json.tmp")
+    tmp.write_text(json.dumps({"adapter": str(adapter) if adapter else None,
+                               "base_model": str(base_model),
+                               "since": datetime.now(timezone.utc).isoformat()}) + "\n",
+                   encoding="utf-8")
+    os.replace(tmp, path)
