@@ -8,7 +8,7 @@ import json
 
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (QDialog, QDialogButtonBox, QLabel, QPlainTextEdit, QPushButton,
-                               QVBoxLayout)
+                               QTabWidget, QVBoxLayout)
 
 from sync.cloud import host_of
 from sync.outbox import OutboxRecord
@@ -20,6 +20,20 @@ KIND_TEXT = {"answer": "an answer to your message", "plan": "a plan for your req
 def payload_text(payload: dict) -> str:
     """The payload as it is sent (JSON; non-ASCII shown as is, so the user can read it)."""
     return json.dumps(payload, indent=2, ensure_ascii=False)
+
+
+def readable_text(payload: dict) -> str:
+    """The same messages with their line breaks, as the cloud model reads them."""
+    parts = []
+    for m in payload.get("messages", []):
+        parts.append(f"── {m.get('role', '?')} ──\n{m.get('content', '')}")
+    return "\n\n".join(parts)
+
+
+def fixed_view(text: str, name: str) -> QPlainTextEdit:
+    view = QPlainTextEdit(text, objectName=name, readOnly=True)
+    view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    return view
 
 
 class CloudPreviewDialog(QDialog):
@@ -39,11 +53,12 @@ class CloudPreviewDialog(QDialog):
             "sent. This is exactly what leaves the machine:", objectName="previewIntro")
         intro.setWordWrap(True)
         layout.addWidget(intro)
-        self.payload_view = QPlainTextEdit(payload_text(record.payload),
-                                           objectName="previewPayload", readOnly=True)
-        self.payload_view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.payload_view.setLineWrapMode(QPlainTextEdit.LineWrapMode.WidgetWidth)
-        layout.addWidget(self.payload_view, 1)
+        self.tabs = QTabWidget(objectName="previewTabs")
+        self.payload_view = fixed_view(payload_text(record.payload), "previewPayload")
+        self.readable_view = fixed_view(readable_text(record.payload), "previewReadable")
+        self.tabs.addTab(self.payload_view, "Exact payload (JSON)")
+        self.tabs.addTab(self.readable_view, "As the cloud reads it")
+        layout.addWidget(self.tabs, 1)
         later = QLabel("Close this window to decide later: the request waits in Cloud → Outbox.",
                        objectName="previewLater")
         later.setStyleSheet("color: #666666")

@@ -7,12 +7,11 @@ from __future__ import annotations
 from datetime import timezone
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, Qt
-from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderView, QLabel,
-                               QMessageBox, QPlainTextEdit, QPushButton, QSplitter, QTableView,
+                               QMessageBox, QPushButton, QSplitter, QTableView,
                                QTabWidget, QVBoxLayout, QWidget)
 
-from app.cloud_preview import payload_text
+from app.cloud_preview import fixed_view, payload_text, readable_text
 from sync.cloud import host_of
 from sync.outbox import OutboxError, OutboxRecord
 
@@ -62,12 +61,6 @@ class OutboxTableModel(QAbstractTableModel):
                 STATUS_TEXT.get(r.status, r.status), str(r.attempts)][index.column()]
 
 
-def _text_view(name: str) -> QPlainTextEdit:
-    view = QPlainTextEdit(objectName=name, readOnly=True)
-    view.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-    return view
-
-
 class OutboxWindow(QDialog):
     def __init__(self, cloud, parent=None):
         """`cloud`: the app's CloudQueue (its CloudAssist does the outbox actions)."""
@@ -85,7 +78,10 @@ class OutboxWindow(QDialog):
         self.table.setModel(self.model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        header = self.table.horizontalHeader()
+        for column in range(len(COLUMNS)):
+            header.setSectionResizeMode(column, QHeaderView.ResizeMode.Stretch if column == 1
+                                        else QHeaderView.ResizeMode.ResizeToContents)
         self.table.verticalHeader().setVisible(False)
 
         details = QWidget()
@@ -95,10 +91,12 @@ class OutboxWindow(QDialog):
         self.detail_label.setWordWrap(True)
         details_layout.addWidget(self.detail_label)
         self.tabs = QTabWidget(objectName="outboxTabs")
-        self.payload_view = _text_view("outboxPayload")
-        self.response_view = _text_view("outboxResponse")
-        self.restored_view = _text_view("outboxRestored")
+        self.payload_view = fixed_view("", "outboxPayload")
+        self.readable_view = fixed_view("", "outboxReadable")
+        self.response_view = fixed_view("", "outboxResponse")
+        self.restored_view = fixed_view("", "outboxRestored")
         self.tabs.addTab(self.payload_view, "Sent (exact payload)")
+        self.tabs.addTab(self.readable_view, "Sent, readable")
         self.tabs.addTab(self.response_view, "Reply as received")
         self.tabs.addTab(self.restored_view, "Reply restored on this computer")
         details_layout.addWidget(self.tabs, 1)
@@ -106,7 +104,7 @@ class OutboxWindow(QDialog):
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
         splitter.addWidget(details)
-        splitter.setSizes([200, 320])
+        splitter.setSizes([150, 380])
         layout.addWidget(splitter, 1)
 
         row = QHBoxLayout()
@@ -182,7 +180,8 @@ class OutboxWindow(QDialog):
         b["delete"].setEnabled(r is not None)
         if r is None:
             self.detail_label.setText("Select a request to see exactly what was sent.")
-            for view in (self.payload_view, self.response_view, self.restored_view):
+            for view in (self.payload_view, self.readable_view, self.response_view,
+                         self.restored_view):
                 view.clear()
             return
         lines = [f"#{r.id} · {r.kind} · to {r.endpoint} · model {r.model} · "
@@ -195,6 +194,7 @@ class OutboxWindow(QDialog):
             lines.append(f"Last error: {r.last_error}")
         self.detail_label.setText("\n".join(lines))
         self.payload_view.setPlainText(payload_text(r.payload))
+        self.readable_view.setPlainText(readable_text(r.payload))
         self.response_view.setPlainText(r.response or "(no reply yet)")
         self.restored_view.setPlainText(r.restored or "(no reply yet)")
 

@@ -275,6 +275,8 @@ def test_a_preview_appears_after_the_answer_and_dont_send_sends_nothing(
     sent_text = preview.payload_view.toPlainText()
     assert json.loads(sent_text) == preview.record.payload
     assert "Maria" not in sent_text and "7946" not in sent_text and "birthday" in sent_text
+    readable = preview.readable_view.toPlainText()
+    assert "── user ──" in readable and "Maria" not in readable
     assert host_of(fault_server.base_url) in preview.findChild(QLabel, "previewIntro").text()
 
     qtbot.mouseClick(preview.dont_send_button, Qt.MouseButton.LeftButton)
