@@ -78,6 +78,12 @@ class CloudAssist:
             self._anonymizer = Anonymizer(known_names=lambda: known_names_from_db(self.db))
         return self._anonymizer
 
+    def warm_up(self) -> None:
+        """Load the anonymizer's models (presidio + spaCy: ~12 s the first time on 2 cores)
+        before the first consult, e.g. on the cloud worker at start-up. Nothing when off."""
+        if self.enabled:
+            self.anonymizer.anonymize("Hearth warms up.")
+
     def consult(self, conversation_id: int | None, message_id: int | None, text: str,
                 trace: dict | None = None, plan_source: str | None = None, *,
                 files: Sequence[str] = (), tools: dict | None = None,

@@ -152,3 +152,10 @@ def test_the_status_says_where_things_can_go_when_on(store):
     assert cloud.enabled and cloud.status_text() == "Cloud assist on: 127.0.0.1:8123"
     settings.cloud_model = ""  # no model: nothing can be sent
     assert cloud.status_text() == OFFLINE_TEXT
+
+
+def test_warm_up_loads_nothing_while_off(store):
+    cloud = CloudAssist(store.db, lambda: Settings(cloud_base_url="http://127.0.0.1:9/v1",
+                                                   cloud_model="m"))
+    cloud.warm_up()
+    assert cloud._anonymizer is None
