@@ -194,18 +194,12 @@ class Outbox:
         `note` is kept in last_error (a plan that came back but did not validate). Returns
         None when the lease was lost (taken over or the entry deleted)."""
         with self.db.session() as s:
-            entry = s.get(OutboxEntry, record.id)
-            if entry is None or entry.status != "sending" or entry.lease_token != record.lease_token:
+            # One conditional UPDATE first: it takes SQLite's write lock, so no one can claim
+            # the entry between the check and the write.
+            if not self._release(s, record, status="sent", response=response, restored=restored,
+                                 sent_at=self._now(), last_error=note, next_attempt_at=None):
                 return None
-            entry.status = "sent"
-            entry.response = response
-            entry.restored = restored
-            entry.sent_at = self._now()
-            entry.last_error = note
-            entry.lease_token = None
-            entry.lease_until = None
-            entry.next_attempt_at = None
-            s.flush()
+            entry = s.get(OutboxEntry, record.id)
             if on_commit is not None:
                 entry.reply_message_id = on_commit(s, _record(entry))
             s.flush()
@@ -216,16 +210,20 @@ class Outbox:
         """Back to the queue for `retry_at`, or "failed" for good (retry_at None). Returns
         None when the lease was lost."""
         with self.db.session() as s:
-            entry = s.get(OutboxEntry, record.id)
-            if entry is None or entry.status != "sending" or entry.lease_token != record.lease_token:
+            if not self._release(s, record, status="queued" if retry_at is not None else "failed",
+                                 next_attempt_at=retry_at, last_error=error):
                 return None
-            entry.status = "queued" if retry_at is not None else "failed"
-            entry.next_attempt_at = retry_at
-            entry.last_error = error
-            entry.lease_token = None
-            entry.lease_until = None
-            s.flush()
-            return _record(entry)
+            return _record(s.get(OutboxEntry, record.id))
+
+    @staticmethod
+    def _release(s: Session, record: OutboxRecord, **values) -> bool:
+        """sending → another state, only for the lease holder; False when the lease was lost."""
+        result = s.execute(update(OutboxEntry)
+                           .where(OutboxEntry.id == record.id, OutboxEntry.status == "sending",
+                                  OutboxEntry.lease_token == record.lease_token)
+                           .values(lease_token=None, lease_until=None, **values)
+                           .execution_options(synchronize_session=False))
+        return result.rowcount == 1
 
 
 def _claimable(now: datetime):
