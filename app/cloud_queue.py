@@ -142,6 +142,8 @@ class CloudQueue(QObject):
         self.timer.stop()
         self._cancel.set()
         self._worker.cancel_all()
+        # A send stuck on a slow endpoint must not hold the closing window for its whole
+        # timeout: its lease runs out and the entry is claimed again on the next start.
         done = self._worker.submit(lambda _job: self.assist.close(), name="close")
-        done.wait(10)
-        self._worker.shutdown(timeout=5)
+        done.wait(1.0)
+        self._worker.shutdown(timeout=0.5)

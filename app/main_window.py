@@ -428,7 +428,10 @@ class MainWindow(QMainWindow):
         try:
             if code == CloudPreviewDialog.SEND:
                 self.cloud.approve(record.id)
-                self.show_notice(f"Sending to {record.model}; its answer will follow.", 10_000)
+                if self.cloud.enabled:
+                    self.show_notice(f"Sending to {record.model}; its answer will follow.", 10_000)
+                else:  # turned off while the preview was open: approval alone sends nothing
+                    self.show_notice("Approved; it is sent once cloud assist is on again.", 10_000)
             elif code == CloudPreviewDialog.DONT_SEND:
                 self.cloud.decline(record.id)
                 self.show_notice("Not sent. The request stays in Cloud → Outbox.", 8000)
@@ -439,9 +442,13 @@ class MainWindow(QMainWindow):
         self._next_preview()
 
     def _on_cloud_answer(self, record) -> None:
-        if record.kind != "answer" or record.reply_message_id is None:
+        if record.kind != "answer":
             self.show_notice(f"The cloud ({record.model}) sent a plan; it is kept as a training "
                              "example.", 8000)
+            return
+        if record.reply_message_id is None:
+            self.show_notice(f"The cloud ({record.model}) answered a conversation that was "
+                             "deleted; the reply is in Cloud → Outbox.", 10_000)
             return
         self.conversations.refresh()
         if record.conversation_id == self.current_id:

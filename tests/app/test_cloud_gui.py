@@ -331,6 +331,22 @@ def test_closing_the_preview_decides_nothing(qtbot, open_window, fault_server):
     assert fault_server.requests == []
 
 
+def test_closing_the_window_during_a_slow_send_does_not_hang_or_lose_the_entry(
+        qtbot, open_window, fault_server):
+    fault_server.mode, fault_server.sleep_s = "sleep", 20.0
+    window = open_window(cloud_settings(fault_server.base_url))
+    entry = add_entry(window, fault_server.base_url, status="queued")
+    window.cloud.kick()
+    assert fault_server.received.wait(10)  # the send is under way, waiting for the reply
+    started = time.perf_counter()
+    window.close()
+    closed_s = time.perf_counter() - started
+    print(f"\nwindow closed in {closed_s:.2f} s with a send waiting on a silent endpoint")
+    assert closed_s < 3.0
+    after = window.cloud.assist.outbox.get(entry.id)
+    assert after.status == "sending" and after.attempts == 1  # its lease runs out, then it goes again
+
+
 # --- test connection, off the UI thread -------------------------------------------------------
 
 class SlowModelsServer:
