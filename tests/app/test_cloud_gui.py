@@ -31,7 +31,7 @@ from sync.service import OFFLINE_TEXT
 # The cloud fixtures of tests/sync: a private in-memory keyring for every test (autouse), a
 # recording fault server and the real llama_cpp.server cloud.
 from tests.sync.conftest import (cloud_server, fault_server, free_port,  # noqa: F401
-                                 memory_keyring, no_keyring, sample_payload)
+                                 memory_keyring, no_keyring, sample_payload, teacher_server)
 
 pytestmark = pytest.mark.gui
 
@@ -311,6 +311,38 @@ def test_send_in_the_preview_brings_the_cloud_answer_into_the_chat(
     assert reply.model == cloud_server.model and reply.meta["cloud"]["outbox_id"] == entry.id
     assert reply.content.strip() and reply.content.strip()[:20] in window.chat.toPlainText()
     assert f"outbox #{entry.id}" in window.chat.toPlainText()
+
+
+@pytest.mark.real_model
+def test_the_done_when_flow_in_the_window(qtbot, open_window, teacher_server):
+    """Type a question with a name and a phone number; the preview shows neither; Send; the
+    cloud's answer (Qwen2.5-Coder 0.5B, which writes the placeholder back) appears in the chat
+    with the real name restored, and the outbox shows the anonymized payload."""
+    window = open_window(cloud_settings(teacher_server.base_url, teacher_server.model,
+                                        cloud_training_consent=True))
+    qtbot.keyClicks(window.input, "What should I get Maria Keller (+44 20 7946 0958) for her "
+                                  "birthday? She loves gardening.")
+    qtbot.keyClick(window.input, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: window._preview is not None, timeout=120_000)
+    record = window._preview.record
+    assert "Maria" not in window._preview.payload_view.toPlainText()
+    started = time.perf_counter()
+    qtbot.mouseClick(window._preview.send_button, Qt.MouseButton.LeftButton)
+    header = f"Hearth · cloud: {teacher_server.model}"
+    qtbot.waitUntil(lambda: header in window.chat.toPlainText(), timeout=240_000)
+    print(f"\ncloud answer in the window {time.perf_counter() - started:.1f} s after Send")
+    sent = window.cloud.assist.outbox.get(record.id)
+    person = next(p for p, original in window.cloud.assist.outbox.mapping(record.id).items()
+                  if original == "Maria Keller")
+    assert person in sent.response, f"the cloud did not use the placeholder: {sent.response!r}"
+    cloud_part = window.chat.toPlainText().split(header, 1)[1]
+    assert "Maria Keller" in cloud_part and person not in cloud_part
+    outbox = OutboxWindow(window.cloud, window)
+    qtbot.addWidget(outbox)
+    assert outbox.select(record.id)
+    assert person in outbox.payload_view.toPlainText()
+    assert "Maria" not in outbox.payload_view.toPlainText()
+    assert "Maria Keller" in outbox.restored_view.toPlainText()
 
 
 def test_closing_the_preview_decides_nothing(qtbot, open_window, fault_server):
