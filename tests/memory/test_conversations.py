@@ -8,7 +8,7 @@ def test_a_new_database_is_migrated_private_and_in_wal_mode(db, hearth_home):
     assert hearth_home.stat().st_mode & 0o077 == 0
     with db.engine.connect() as conn:
         assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
-        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0003"
+        assert conn.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0004"
         tables = {r[0] for r in conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"conversations", "messages", "attachments", "settings", "faces"} <= tables
 
