@@ -433,8 +433,10 @@ def test_test_connection_never_blocks_the_window(qtbot, open_window):
         timer.stop()
         elapsed = time.perf_counter() - started
         assert elapsed >= 2.4
-        assert len(ticks) >= 0.6 * elapsed / 0.05  # the event loop kept running throughout
-        assert max(b - a for a, b in zip(ticks, ticks[1:])) < 0.5
+        # The event loop kept running throughout (a blocked one would show a 2.5 s gap); the
+        # bounds leave room for a busy shared machine.
+        assert len(ticks) >= 0.4 * elapsed / 0.05
+        assert max(b - a for a, b in zip(ticks, ticks[1:])) < 1.0
         assert tab.test_result.text() == f"Connected to {host_of(slow.base_url)}: 1 model(s) available."
         assert tab.test_button.isEnabled()
         assert window.privacy_label.text() == OFFLINE_TEXT  # testing turned nothing on
