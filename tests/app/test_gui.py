@@ -190,7 +190,7 @@ def test_settings_dialog_offers_installed_models(qtbot):
     qtbot.addWidget(dialog)
     assert dialog.model.currentData() == "smollm2-135m"
     ids = [dialog.model.itemData(i) for i in range(dialog.model.count())]
-    assert ids == ["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "smollm2-135m"]
+    assert ids == ["qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "smollm2-135m", "gemma3-270m"]
     dialog.threads.setValue(2)
     assert dialog.result_settings().n_threads == 2
 
