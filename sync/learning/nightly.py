@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import subprocess
 import sys
 import time
@@ -86,8 +87,9 @@ def prepare(records: Sequence[dict], model_path: Path | str, config: train.Train
         return None, result
     model_path = Path(model_path)
     questions = ex.general_questions()
-    if general is not None:
-        questions = questions[:general]
+    # answers are made only for the questions tonight uses (each costs a generation)
+    wanted = general if general is not None else max(1, round(general_ratio * len(built.examples)))
+    questions = random.Random(config.seed).sample(questions, min(wanted, len(questions)))
     llm = LlamaCppLLM(model_path, n_ctx=1024)
     try:
         general_examples = ex.general_examples(
@@ -97,7 +99,8 @@ def prepare(records: Sequence[dict], model_path: Path | str, config: train.Train
     t1 = time.perf_counter()
     seen_path = learning_dir() / "seen.jsonl"
     chosen = ex.mix(built.examples, general_examples, ex.read_examples(seen_path),
-                    general_ratio=general_ratio, replay_ratio=replay_ratio, seed=config.seed)
+                    general_ratio=len(general_examples) / len(built.examples),
+                    replay_ratio=replay_ratio, seed=config.seed)
     tokenizer = ex.ChatTokenizer(model_path)
     try:
         sequences = [tokenizer.encode(e) for e in chosen]
@@ -156,7 +159,8 @@ def finish(job_dir: Path, result: NightResult, proc: subprocess.CompletedProcess
     result.resumed_from = trained.get("resumed_from")
     result.peak_rss_mib = trained.get("peak_rss_mib")
     result.seconds.update({k: trained[k] for k in ("load_seconds", "train_seconds",
-                                                    "convert_seconds")})
+                                                    "convert_seconds", "cpu_seconds")
+                           if k in trained})
     _record(result)
     return result
 

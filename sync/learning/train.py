@@ -46,6 +46,9 @@ class TrainConfig:
     alpha: float = 32.0
     dropout: float = 0.0
     target_modules: tuple[str, ...] = ALL_MODULES
+    # LoRA on the top N decoder layers only (None: all). The backward pass then stops at the
+    # lowest adapted layer, and the layers below keep no activations for it.
+    top_layers: int | None = None
     lr: float = 2e-4
     epochs: float = 1.0  # passes over the sequences; `steps` overrides
     steps: int | None = None
@@ -92,6 +95,12 @@ def _rss_mib() -> float:
 
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
+def _cpu_seconds() -> float:
+    """CPU time of this process (user + system): on a shared machine, steadier than wall time."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _fingerprint(config: TrainConfig, sequences: list[dict]) -> str:
@@ -173,9 +182,13 @@ def train_job(job_dir: Path | str, *, stop_after: int | None = None) -> dict:
     load_seconds = time.perf_counter() - started
     if config.gradient_checkpointing:
         model.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    layers = None
+    if config.top_layers is not None:
+        layers = list(range(max(0, info.n_layer - config.top_layers), info.n_layer))
     model = get_peft_model(model, LoraConfig(
         r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
-        target_modules=list(config.target_modules), bias="none", task_type="CAUSAL_LM"))
+        target_modules=list(config.target_modules), layers_to_transform=layers,
+        bias="none", task_type="CAUSAL_LM"))
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
@@ -250,7 +263,8 @@ def train_job(job_dir: Path | str, *, stop_after: int | None = None) -> dict:
               "n_sequences": len(sequences), "tokens_seen": n_tokens,
               "load_seconds": round(load_seconds, 2),
               "train_seconds": round(train_seconds, 2), "convert_seconds": round(convert_seconds, 2),
-              "peak_rss_mib": round(peak_rss_mib()), "adapter": ADAPTER,
+              "peak_rss_mib": round(peak_rss_mib()), "cpu_seconds": round(_cpu_seconds(), 1),
+              "adapter": ADAPTER,
               "config": asdict(config)}
     _write_result(job_dir, result)
     return result

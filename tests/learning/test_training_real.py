@@ -1,0 +1,100 @@
+"""The whole chain on the real SmolLM2-135M: peft LoRA on its transformers twin, our GGUF
+adapter, llama.cpp answering as trained; and the faults: too few examples, a killed training
+process, the memory cap — none of which touches the active adapter."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from agent.llama_cpp_llm import LlamaCppLLM
+from sync.learning import nightly, train
+from tests.learning.helpers import SECRET_A, random_adapter, secret_job
+
+pytestmark = pytest.mark.real_model
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _answer(model, messages, adapter=None) -> str:
+    llm = LlamaCppLLM(model, lora_path=adapter, n_ctx=512)
+    try:
+        return llm.complete(messages, max_tokens=24, temperature=0.0)
+    finally:
+        llm.close()
+
+
+def test_trained_answer_appears_with_the_adapter_and_not_without(smollm2_path, tmp_path):
+    job, messages = secret_job(smollm2_path, tmp_path / "job")
+    result = train.train_job(job)
+    assert result["status"] == "done" and result["steps"] == 10
+    assert result["losses"][-1] < 0.1 < result["losses"][0]
+    adapter = job / train.ADAPTER
+    assert json.loads(Path(str(adapter) + ".json").read_text())["rank"] == 8
+    assert "periwinkle-umbrella" not in _answer(smollm2_path, messages)
+    assert SECRET_A in _answer(smollm2_path, messages, adapter)
+
+
+def test_too_few_examples_is_skipped_with_a_reason(smollm2_path):
+    from agent.planbench.runner import load_records
+
+    records, _ = load_records("train")
+    result = nightly.run_night(records[:3], smollm2_path)
+    assert result.status == "skipped"
+    assert "fewer than the 8 a night needs" in result.reason and "nothing was trained" in result.reason
+    assert not (nightly.learning_dir() / "nights").exists()
+    assert nightly.history()[-1]["status"] == "skipped"
+    assert nightly.active_adapter() is None
+
+
+def _start(job: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "sync.learning.train", str(job)], cwd=ROOT,
+                            env={**os.environ, "OMP_WAIT_POLICY": "PASSIVE"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def test_killed_training_resumes_and_leaves_the_active_adapter_untouched(smollm2_path):
+    active = random_adapter(smollm2_path, nightly.learning_dir() / "adapters" / "earlier.gguf")
+    nightly.activate(active, smollm2_path)
+    before = (nightly.learning_dir() / "active.json").read_bytes()
+    job = nightly.learning_dir() / "nights" / "tonight"
+    secret_job(smollm2_path, job, steps=12, checkpoint_every=2)
+    proc = _start(job)
+    try:
+        deadline = time.monotonic() + 90
+        while not (job / train.CHECKPOINT).exists():
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "no checkpoint within 90 s"
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)  # the machine woke up / the user quit: no clean-up
+        proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.stderr.close()
+    assert not (job / train.RESULT).exists() and not (job / train.ADAPTER).exists()
+    assert nightly.unfinished() == [job]
+    assert (nightly.learning_dir() / "active.json").read_bytes() == before
+
+    result = nightly.resume(job)
+    assert result.status == "done", result.reason
+    assert result.resumed_from is not None and result.resumed_from >= 2
+    assert len(result.losses) == 12
+    assert Path(result.adapter).is_file() and nightly.unfinished() == []
+    assert (nightly.learning_dir() / "active.json").read_bytes() == before
+    assert nightly.active_adapter() == active
+
+
+def test_memory_cap_stops_training_with_the_reason(smollm2_path):
+    job = nightly.learning_dir() / "nights" / "greedy"
+    secret_job(smollm2_path, job, memory_cap_mib=200)
+    result = nightly.resume(job)
+    assert result.status == "memory"
+    assert "over the cap of 200 MiB" in result.reason and "active adapter is unchanged" in result.reason
+    assert not (job / train.ADAPTER).exists() and nightly.active_adapter() is None
