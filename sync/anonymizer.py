@@ -36,12 +36,13 @@ SPACY_IGNORED = ["NORP", "DATE", "TIME", "CARDINAL", "ORDINAL", "MONEY", "QUANTI
 
 # Presidio entity -> placeholder label, and which label wins when finds overlap.
 LABELS = {
-    "LITERAL": "TEXT", "FILE": "FILE", "EMAIL_ADDRESS": "EMAIL", "URL": "URL",
-    "LOCAL_PATH": "PATH", "IBAN_CODE": "IBAN", "CREDIT_CARD": "CARD",
+    "LITERAL": "TEXT", "LOCAL_PATH": "PATH", "FILE": "FILE", "EMAIL_ADDRESS": "EMAIL",
+    "URL": "URL", "IBAN_CODE": "IBAN", "CREDIT_CARD": "CARD",
     "ACCOUNT_NUMBER": "ACCOUNT", "US_BANK_NUMBER": "ACCOUNT", "US_SSN": "ID", "UK_NHS": "ID",
     "IP_ADDRESS": "IP", "PHONE_NUMBER": "PHONE", "DATE_OF_BIRTH": "DATE_OF_BIRTH",
     "STREET_ADDRESS": "ADDRESS", "POSTCODE": "POSTCODE", "PERSON": "PERSON",
-    "LOCATION": "LOCATION", "NAME_CUE": "PERSON", "PLACE_CUE": "LOCATION", "NUMBER": "NUMBER",
+    "NAME_CUE": "PERSON", "LOCATION": "LOCATION", "NAME_HINT": "PERSON", "PLACE_CUE": "LOCATION",
+    "NUMBER": "NUMBER",
 }
 PRIORITY = {entity: rank for rank, entity in enumerate(reversed(list(LABELS)))}
 SEPARATOR = "\n\n"
@@ -311,7 +312,7 @@ def _organisation_as_name(text: str, found: tuple) -> tuple | None:
     words = text[start:end].split()
     if (1 <= len(words) <= 4 and all(TITLE_WORD.fullmatch(w) for w in words)
             and not any(w.lower() in ORG_WORDS for w in words)):
-        return "NAME_CUE", start, end, score, rec
+        return "NAME_HINT", start, end, score, rec
     return None
 
 
@@ -347,16 +348,22 @@ def _resolve(text: str, spans: list[tuple]) -> list[tuple]:
             merged[-1][2] = end
             continue
         merged.append([etype, start, end, score, rec])
-    # trim whitespace a pattern took at either end
+    # trim whitespace, and a bracket without its partner, that a pattern took at either end
     out = []
     for etype, start, end, score, rec in merged:
-        while start < end and text[start].isspace():
+        while start < end and (text[start].isspace() or (
+                text[start] in "([{" and _partner(text[start]) not in text[start:end])):
             start += 1
-        while end > start and text[end - 1].isspace():
+        while end > start and (text[end - 1].isspace() or (
+                text[end - 1] in ")]}" and _partner(text[end - 1]) not in text[start:end])):
             end -= 1
         if end > start:
             out.append((etype, start, end, score, rec))
     return out
+
+
+def _partner(bracket: str) -> str:
+    return {"(": ")", "[": "]", "{": "}", ")": "(", "]": "[", "}": "{"}[bracket]
 
 
 def restore(text: str, mapping: Mapping[str, str]) -> str:

@@ -220,7 +220,11 @@ station stravenue stream street st streets summit terrace ter throughway trace t
 trail tunnel turnpike underpass union unions valley valleys via viaduct view views village
 villages ville vista walk walks wall way ways well wells wharf wynd yard
 """.split()
-_SUFFIX = "(?i:" + "|".join(sorted(STREET_SUFFIXES, key=len, reverse=True)) + r")\b\.?"
+# A full word ends the name; an abbreviation may take its dot ("St.", but not "Street.").
+_SUFFIX = ("(?:(?i:" + "|".join(sorted((s for s in STREET_SUFFIXES if len(s) > 4), key=len,
+                                        reverse=True))
+           + r")\b|(?i:" + "|".join(sorted((s for s in STREET_SUFFIXES if len(s) <= 4), key=len,
+                                            reverse=True)) + r")\b(?:\.(?=[ ,]\S))?)")
 _NAME_WORD = r"[A-Z][\w'’\-]*"
 _UNIT = (r"(?:(?i:apt|apartment|suite|ste|unit|flat|floor|fl|room|rm|studio|building|bldg)\.?"
          r"\s?#?\s?\w{1,6}|#\s?\d{1,6})")
@@ -346,8 +350,8 @@ class DateOfBirthRecognizer(RegexRecognizer):
 
 class KnownNamesRecognizer(LocalRecognizer):
     """A deny-list that changes at run time: `names()` is read when refresh() is called.
-    Full names match case-insensitively; the parts of a multi-word name ("Alice" of "Alice
-    Smith") and names that are also common words ("Will", "May") only when capitalised."""
+    Names and their parts ("Alice" of "Alice Smith") match in any case, except those that are
+    also common words ("Will", "May"): those only when capitalised."""
 
     def __init__(self, names: Callable[[], Iterable[str]] | None = None):
         super().__init__(supported_entities=["PERSON"], supported_language="en",
@@ -364,10 +368,12 @@ class KnownNamesRecognizer(LocalRecognizer):
         names = {n for n in names if len(n) >= 2}
         any_case, capitalised = set(), set()
         for name in names:
-            (capitalised if is_common_word(name) else any_case).add(name)
             parts = [p for p in re.split(r"[\s\-]+", name) if len(p) >= 2]
-            if len(parts) > 1:
-                capitalised.update(p[:1].upper() + p[1:] for p in parts)
+            for word in {name, *(parts if len(parts) > 1 else ())}:
+                if is_common_word(word):
+                    capitalised.add(word[:1].upper() + word[1:])
+                else:
+                    any_case.add(word)
         self._any_case = _alternation(any_case, re.IGNORECASE)
         self._capitalised = _alternation(capitalised, 0)
 
@@ -408,11 +414,15 @@ christmas easter halloween ramadan diwali hanukkah new year eve weekend morning 
 english french german dutch spanish italian portuguese polish chinese japanese arabic russian
 europe european american british uk us usa eu internet wifi email pdf
 """.split())
+# Words after which a capitalised word is a person ("call Ashley Mills", even if spaCy
+# thinks Mills is a town), and weaker ones after which it may be a place ("with", "from").
 _PERSON_BEFORE = (
-    r"(?i:call(?:ed)?|phone|ring|text|e-?mail|mail|message(?: for)?|tell|ask|remind|met|meet"
-    r"|meeting|invite|thank|dear|hi|hello|hey|with|named|name is|name's|names are|it's|it is"
-    r"|name:?|signed|sincerely|regards|love from|yours"
-    r"|this is|i'm|i am|contact|cc|copy|for|belongs to|reach|and|from|love|miss|visit(?:ing)?"
+    r"(?i:call(?:ed)?|phone|ring|text|e-?mail|mail|message(?: for)?|tell|ask|remind|dear|hi"
+    r"|hello|hey|named|name is|name's|names are|it's|it is|this is|i'm|i am|signed|sincerely"
+    r"|regards|love from)")
+_PERSON_MAYBE = (
+    r"(?i:met|meet|meeting|invite|thank|with|name:?|yours|contact|cc|copy|for|belongs to|reach"
+    r"|and|from|love|miss|visit(?:ing)?"
     r"|(?:send|sent|write|wrote|give|gave|talk|speak|reply|forward|pass|say|introduce|letter"
     r"|note|card|text|message|draft|e-?mail|mail|transfer|pay|paid|lend|lent|owe|belong)\b"
     r"[^.!?\n]{0,30}?\bto)")
@@ -455,6 +465,17 @@ class NameCueRecognizer(RegexRecognizer):
             trimmed = _cap_words(text, start, end)
             if trimmed:
                 yield trimmed[0], trimmed[1], kind
+
+
+class NameHintRecognizer(NameCueRecognizer):
+    """Capitalised words after "with", "from", "and", "for", "send ... to": a person unless
+    spaCy or a place cue says it is a place."""
+
+    ENTITY = "NAME_HINT"
+    SCORE = 0.35
+
+    def default_patterns(self):
+        return [re.compile(r"(?<![\w])" + _PERSON_MAYBE + r"[,:]?\s+(?P<pii>" + _CAPS + r")")]
 
 
 class PlaceCueRecognizer(NameCueRecognizer):
@@ -533,6 +554,6 @@ def hearth_recognizers(known_names: Callable[[], Iterable[str]] | None = None) -
     return [OfflineEmailRecognizer(), LooseEmailRecognizer(), CardNumberRecognizer(),
             PhoneShapeRecognizer(), LongNumberRecognizer(), AccountNumberRecognizer(),
             StreetAddressRecognizer(), PostcodeRecognizer(), DateOfBirthRecognizer(),
-            NameCueRecognizer(), PlaceCueRecognizer(),
+            NameCueRecognizer(), NameHintRecognizer(), PlaceCueRecognizer(),
             KnownNamesRecognizer(known_names), LocalPathRecognizer(), UrlRecognizer(),
             PlaceholderLiteralRecognizer()]
