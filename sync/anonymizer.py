@@ -383,6 +383,18 @@ def restore(text: str, mapping: Mapping[str, str]) -> str:
     return RETURNED_PLACEHOLDER.sub(back, text)
 
 
+def restore_data(value: Any, mapping: Mapping[str, str]) -> Any:
+    """restore() on every string inside parsed JSON (a plan), keys included: restoring the
+    JSON text instead could break it where an original holds a quote or a backslash."""
+    if isinstance(value, str):
+        return restore(value, mapping)
+    if isinstance(value, list):
+        return [restore_data(v, mapping) for v in value]
+    if isinstance(value, dict):
+        return {restore_data(k, mapping): restore_data(v, mapping) for k, v in value.items()}
+    return value
+
+
 # ---------------------------------------------------------------------------------------------
 # The user's own names
 
@@ -417,11 +429,13 @@ def names_in(texts: Iterable[str], model_name: str = MODEL_NAME) -> list[str]:
 
 
 def known_names_from_db(db) -> list[str]:
-    """Enrolled face names plus the names in the user's memories (newest first)."""
+    """Enrolled face names plus the names the user stated in memories (newest first).
+    Document chunks are left out: they are files' text, not the user's words, and reading
+    them all with spaCy would cost seconds per payload the first time."""
     from memory.faces import FaceStore
     from memory.memories import MemoryStore
 
     faces = [p.name for p in FaceStore(db).people()]
     memories = MemoryStore(db).list(status=None, limit=MAX_MEMORIES_FOR_NAMES)
-    found = names_in([m.text for m in memories])
+    found = names_in([m.text for m in memories if m.kind != "document"])
     return list(dict.fromkeys([*faces, *found]))

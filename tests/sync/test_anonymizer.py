@@ -12,7 +12,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sync.anonymizer import Anonymizer, AnonymizerError, known_names_from_db, restore
+from sync.anonymizer import (
+    Anonymizer,
+    AnonymizerError,
+    known_names_from_db,
+    restore,
+    restore_data,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -233,6 +239,13 @@ def test_restore_tolerates_what_a_cloud_does_to_placeholders():
         "Keller too.")
 
 
+def test_restore_data_keeps_json_valid():
+    mapping = {"<FILE_1>": 'say "hi" \\ bye', "<PERSON_1>": "Ana"}
+    plan = {"steps": ["Ask <PERSON_1>"], "tasks": [{"args": {"image": "<FILE_1>.jpg"}, "id": 0}]}
+    assert restore_data(plan, mapping) == {
+        "steps": ["Ask Ana"], "tasks": [{"args": {"image": 'say "hi" \\ bye.jpg'}, "id": 0}]}
+
+
 def test_restore_leaves_text_without_placeholders_alone():
     assert restore("No <b>tags</b> here, <3 and <GENERATED>-0.", {"<PERSON_1>": "A"}) == (
         "No <b>tags</b> here, <3 and <GENERATED>-0.")
@@ -269,8 +282,10 @@ def test_known_names_from_the_database(db):
     memories.add("my sister's name is Ana", kind="profile")
     memories.add("Our neighbour is called Kes and waters the plants", kind="note")
     memories.add("I prefer tea to coffee", kind="preference")
+    memories.add("Invoice for Bartholomew Quince, called Barty by friends", kind="document")
     names = known_names_from_db(db)
     assert {"Zofia Wrobel", "Ana", "Kes"} <= set(names)
+    assert not {"Bartholomew Quince", "Barty"} & set(names)  # a file's text, not the user's
     assert not {"tea", "coffee"} & {n.lower() for n in names}
     a = Anonymizer(known_names=lambda: known_names_from_db(db))
     done = a.anonymize("did ana or kes see zofia's keys?")
