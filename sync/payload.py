@@ -86,8 +86,9 @@ def _face_names(records: list[dict]) -> list[str]:
     for record in records:
         if record.get("task") == "face-recognition":
             for face in (record.get("output") or {}).get("faces", []) or []:
-                if isinstance(face, dict) and isinstance(face.get("name"), str) and face["name"].strip():
-                    names.append(face["name"].strip())
+                name = face.get("name") if isinstance(face, dict) else None
+                if isinstance(name, str) and name.strip():
+                    names.append(name.strip())
     return names
 
 
@@ -99,9 +100,11 @@ def _tool_infos(tools: dict) -> dict:
         if isinstance(tool, ToolInfo):
             infos[name] = tool
         elif isinstance(tool, dict):
-            infos[name] = ToolInfo(name, str(tool.get("description", "")), dict(tool.get("args", {})))
+            infos[name] = ToolInfo(name, str(tool.get("description", "")),
+                                   dict(tool.get("args", {})))
         else:
-            raise TypeError(f"Tool {name!r}: expected a ToolInfo or a dict, got {type(tool).__name__}.")
+            raise TypeError(f"Tool {name!r}: expected a ToolInfo or a dict, "
+                            f"got {type(tool).__name__}.")
     return infos
 
 

@@ -250,7 +250,8 @@ ADDRESS_PATTERNS = [
     # Hauptstraße 5, Karl-Marx-Str. 12a, Kerkstraat 12, Am Markt 3
     re.compile(r"(?<![\w])(?:[A-ZÄÖÜÅØÆ][\w'\-]*\s)?[A-ZÄÖÜÅØÆ][\w\-]*" + _COMPOUND
                + r"\s?" + _NUMBER + r"\b"),
-    re.compile(r"(?<![\w])(?:Am|An der|Im|In der|Auf der|Zum|Zur)\s+[A-ZÄÖÜ][\w\-]+\s\d{1,4}[a-z]?\b"),
+    re.compile(r"(?<![\w])(?:Am|An der|Im|In der|Auf der|Zum|Zur)\s+[A-ZÄÖÜ][\w\-]+"
+               r"\s\d{1,4}[a-z]?\b"),
     # 12, rue de la Paix / 3 bis avenue Victor Hugo / Calle Mayor 5
     re.compile(r"(?<![\w])\d{1,4}(?:\s?(?:bis|ter))?,?\s+" + _FR_STREET + r"\s+" + _FR_LINK
                + r"[A-ZÉÈÀ][\w'’\-]*(?:\s+(?:[A-ZÉÈÀ][\w'’\-]*))*"),
@@ -260,7 +261,8 @@ ADDRESS_PATTERNS = [
     # US military mail: PSC 1234, Box 5678 / USNS Smith / Unit 1234 Box 5678
     re.compile(r"\b(?:PSC|Unit|USNS|USNV|USS|USCGC)\s+[\w]+(?:,?\s+Box\s+\d+)?"),
     # City, ST 12345 (US city line)
-    re.compile(r"(?:" + _NAME_WORD + r"\s){0,3}" + _NAME_WORD + r",\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?\b"),
+    re.compile(r"(?:" + _NAME_WORD + r"\s){0,3}" + _NAME_WORD
+               + r",\s+[A-Z]{2}\s+\d{5}(?:-\d{4})?\b"),
 ]
 
 
@@ -401,7 +403,8 @@ def _alternation(words: set[str], flags: int) -> re.Pattern | None:
 # Names and places spaCy's small model misses: capitalised words in a telling position
 
 _CAP = r"[A-ZÀ-ÖØ-ÞĀ-Ž][\w'’\-]*"
-_PARTICLE = r"(?:de la|van de|van der|van den|de|van|von|der|den|la|le|du|da|di|del|della|ter|ten|zu|al|el|bin|ibn)"
+_PARTICLE = (r"(?:de la|van de|van der|van den|de|van|von|der|den|la|le|du|da|di|del|della|"
+             r"ter|ten|zu|al|el|bin|ibn)")
 _CAPS = _CAP + r"(?:\s(?:" + _PARTICLE + r"\s)?" + _CAP + r"){0,3}"
 # Capitalised words that are not names: a cue followed by these finds nothing.
 NOT_NAMES = frozenset("""
@@ -426,7 +429,8 @@ _PERSON_MAYBE = (
     r"|(?:send|sent|write|wrote|give|gave|talk|speak|reply|forward|pass|say|introduce|letter"
     r"|note|card|text|message|draft|e-?mail|mail|transfer|pay|paid|lend|lent|owe|belong)\b"
     r"[^.!?\n]{0,30}?\bto)")
-_PERSON_AFTER = r"(?=\s(?:here|lives|lived|has|had|said|says|wrote|writes|called|will|is coming|and I)\b|['’]s\b)"
+_PERSON_AFTER = (r"(?=\s(?:here|lives|lived|has|had|said|says|wrote|writes|called|will"
+                 r"|is coming|and I)\b|['’]s\b)")
 _TITLE = (r"(?:Mr|Mrs|Ms|Miss|Mx|Dr|Prof|Sir|Dame|Herr|Frau|Mme|Mlle|Mevr|Dhr|Ing|Dipl|Mag|Rev|"
           r"Madame|Monsieur)\.?")
 _PLACE_BEFORE = (
