@@ -93,6 +93,19 @@ def _rss_mib() -> float:
     return psutil.Process().memory_info().rss / 2**20
 
 
+def _rss_parts_mib() -> dict[str, int]:
+    """Resident memory by kind (Linux): anonymous (tensors, allocator) and file-backed (the
+    memory-mapped weights and libraries, which the kernel can drop and re-read)."""
+    out = {}
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(("RssAnon:", "RssFile:")):
+                out[line.split(":")[0].lower()[3:] + "_mib"] = int(line.split()[1]) // 1024
+    except OSError:
+        pass
+    return out
+
+
 def peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
@@ -136,7 +149,7 @@ def _loss(model, batch: list[dict], max_len: int, pad_id: int, torch):
         ids, start = s["input_ids"], s["n_prompt"]
         if len(ids) > max_len:  # keep the answer, drop the start of the prompt
             cut = len(ids) - max_len
-            ids, start = ids[cut:], max(0, start - cut)
+            ids, start = ids[cut:], max(1, start - cut)  # position 0 predicts nothing
         seqs.append((ids, start))
     width = max(len(ids) for ids, _ in seqs)
     input_ids = torch.full((len(seqs), width), pad_id, dtype=torch.long)
@@ -240,7 +253,7 @@ def train_job(job_dir: Path | str, *, stop_after: int | None = None) -> dict:
             losses.append(round(step_loss / n_target, 5))
             log.write(json.dumps({"step": step, "of": total, "loss": losses[-1],
                                   "seconds": round(time.perf_counter() - t0, 3),
-                                  "rss_mib": round(_rss_mib())}) + "\n")
+                                  "rss_mib": round(_rss_mib()), **_rss_parts_mib()}) + "\n")
             log.flush()
             if step % config.checkpoint_every == 0 or step == total:
                 lora = {k: v for k, v in model.state_dict().items() if "lora_" in k}
@@ -287,8 +300,11 @@ def main(argv: list[str] | None = None) -> int:
     job_dir = Path(argv[0])
     try:
         config = json.loads((job_dir / JOB).read_text(encoding="utf-8"))["config"]
-        if config.get("nice"):
-            os.nice(int(config["nice"]))
+        # `nice` is the niceness to run at, not an increment: started from an already
+        # niced benchmark (nice -n 10), adding 10 more made it 19 and starved it
+        target = int(config.get("nice") or 0)
+        if target > os.nice(0):
+            os.nice(target - os.nice(0))
         train_job(job_dir)
         return 0
     except MemoryCapExceeded as exc:
