@@ -113,19 +113,24 @@ class CardNumberRecognizer(RegexRecognizer):
 
     def spans(self, text):
         for m in DIGIT_RUN.finditer(text):
-            groups = [(g.start() + m.start(), g.end() + m.start())
+            groups = [(g.start() + m.start(), g.end() + m.start(), g.group())
                       for g in re.finditer(r"\d+", m.group())]
-            best = None
-            for i in range(len(groups)):
-                for j in range(len(groups) - 1, i - 1, -1):
-                    start, end = groups[i][0], groups[j][1]
-                    digits = re.sub(r"\D", "", text[start:end])
-                    if 12 <= len(digits) <= 19 and luhn_ok(digits):
-                        if best is None or end - start > best[1] - best[0]:
-                            best = (start, end)
+            i = 0
+            while i < len(groups):
+                # the longest run of whole groups from group i that is a valid card number;
+                # at most 19 digits, so each start looks at a few groups only
+                digits, found = "", None
+                for j in range(i, len(groups)):
+                    digits += groups[j][2]
+                    if len(digits) > 19:
                         break
-            if best:
-                yield best[0], best[1], self.ENTITY
+                    if len(digits) >= 12 and luhn_ok(digits):
+                        found = j
+                if found is None:
+                    i += 1
+                    continue
+                yield groups[i][0], groups[found][1], self.ENTITY
+                i = found + 1
 
 
 _PHONE_GROUP = r"(?:\(\s?\d{1,5}\s?\)\s?\d{0,6}|\d{1,15})"
@@ -534,10 +539,19 @@ class LooseEmailRecognizer(RegexRecognizer):
 
     ENTITY = "EMAIL_ADDRESS"
     SCORE = 0.5
+    LOCAL_CHAR = re.compile(r"[^\s@<>()\[\],;:\"]")
+    DOMAIN = re.compile(r"[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z][A-Za-z0-9\-]*")
 
-    def default_patterns(self):
-        return [re.compile(r"[^\s@<>()\[\],;:\"]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]"
-                           r"[A-Za-z0-9\-]*")]
+    def spans(self, text):
+        # from each '@' outwards (a pattern scanning for the local part first is quadratic
+        # on long runs of digits or letters)
+        for at in re.finditer("@", text):
+            start = at.start()
+            while start > 0 and at.start() - start < 128 and self.LOCAL_CHAR.match(text, start - 1):
+                start -= 1
+            domain = self.DOMAIN.match(text, at.end())
+            if start < at.start() and domain:
+                yield start, domain.end(), self.ENTITY
 
 
 PLACEHOLDER_SHAPE = re.compile(r"<\s*[A-Za-z]+(?:_[A-Za-z]+)*\s*_\s*\d+\s*>")
