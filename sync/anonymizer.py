@@ -407,6 +407,8 @@ MAX_MEMORIES_FOR_NAMES = 5000
 
 def names_in(texts: Iterable[str], model_name: str = MODEL_NAME) -> list[str]:
     """People's names stated in texts: spaCy's PERSON entities and "name is X" / "called X"."""
+    from sync.recognizers import NOT_NAMES
+
     texts = [t for t in texts if t and t.strip()]
     todo = [t for t in dict.fromkeys(texts) if t not in _NER_CACHE]
     if todo:
@@ -414,8 +416,15 @@ def names_in(texts: Iterable[str], model_name: str = MODEL_NAME) -> list[str]:
         with engine.lock:
             for text, doc in zip(todo, engine.nlp.pipe(todo, batch_size=64)):
                 found = [e.text for e in doc.ents if e.label_ == "PERSON"]
+                # "I'm Italian", "called Monday": not names when spaCy says it is something
+                # else (NORP, DATE, GPE...) or it is a word we know is no name
+                other = [(e.start_char, e.end_char) for e in doc.ents if e.label_ != "PERSON"]
                 for m in NAME_CUES.finditer(text):
-                    found.extend(p for p in re.split(r"\s+and\s+", m.group(1)))
+                    s, e = m.span(1)
+                    if any(s < oe and e > os_ for os_, oe in other):
+                        continue
+                    found.extend(p for p in re.split(r"\s+and\s+", m.group(1))
+                                 if p.lower() not in NOT_NAMES)
                 _NER_CACHE[text] = tuple(found)
     names: dict[str, None] = {}
     for text in texts:

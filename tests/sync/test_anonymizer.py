@@ -282,11 +282,12 @@ def test_known_names_from_the_database(db):
     memories.add("my sister's name is Ana", kind="profile")
     memories.add("Our neighbour is called Kes and waters the plants", kind="note")
     memories.add("I prefer tea to coffee", kind="preference")
+    memories.add("I'm Italian and my dentist appointment is called Monday", kind="note")
     memories.add("Invoice for Bartholomew Quince, called Barty by friends", kind="document")
     names = known_names_from_db(db)
     assert {"Zofia Wrobel", "Ana", "Kes"} <= set(names)
     assert not {"Bartholomew Quince", "Barty"} & set(names)  # a file's text, not the user's
-    assert not {"tea", "coffee"} & {n.lower() for n in names}
+    assert not {"tea", "coffee", "italian", "monday"} & {n.lower() for n in names}
     a = Anonymizer(known_names=lambda: known_names_from_db(db))
     done = a.anonymize("did ana or kes see zofia's keys?")
     assert done.text == "did <PERSON_1> or <PERSON_2> see <PERSON_3>'s keys?"
