@@ -217,13 +217,14 @@ class CloudAssist:
     def _on_plan_reply(self, record, response, mapping, instruction, source, consent):
         """A plan is parsed and validated here (never run: the local rule already did) and
         kept as a planner label when it passes."""
-        from agent.plan import PlanError, parse_plan, validate
-        from sync.anonymizer import restore
+        from agent.plan import PlanError, parse_plan, plan_from_obj, validate
+        from sync.anonymizer import restore_data
 
         files = self._files_of(record)
         try:
             plan = parse_plan(response)
-            restored_plan = parse_plan(restore(plan.to_json(), mapping))
+            # restored as data, not as JSON text: a name with a quote would break the text
+            restored_plan = plan_from_obj(restore_data(plan.to_dict(), mapping))
             validate(restored_plan, attachments=files if files else None, max_tasks=6)
         except PlanError as exc:
             return None, f"The cloud's plan can't be used: {exc}", None
