@@ -320,8 +320,8 @@ def test_the_done_when_flow_in_the_window(qtbot, open_window, teacher_server):
     with the real name restored, and the outbox shows the anonymized payload."""
     window = open_window(cloud_settings(teacher_server.base_url, teacher_server.model,
                                         cloud_training_consent=True))
-    qtbot.keyClicks(window.input, "What should I get Maria Keller (+44 20 7946 0958) for her "
-                                  "birthday? She loves gardening.")
+    qtbot.keyClicks(window.input, "Write a one-line birthday card for Maria Keller "
+                                  "(+44 20 7946 0958), who loves gardening.")
     qtbot.keyClick(window.input, Qt.Key.Key_Return)
     qtbot.waitUntil(lambda: window._preview is not None, timeout=120_000)
     record = window._preview.record
