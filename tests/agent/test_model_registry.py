@@ -88,9 +88,14 @@ def test_a_damaged_part_is_caught_and_nothing_half_written_stays(site):
 
 def test_the_packaged_registry_names_every_model_the_issue_lists():
     registry = load_registry()
-    assert set(registry) == {"qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "smollm2-135m"}
+    assert set(registry) == {"qwen2.5-coder-0.5b", "qwen2.5-coder-1.5b", "smollm2-135m",
+                             "gemma3-270m"}
     assert len(registry["qwen2.5-coder-0.5b"].parts) == 6
     assert len(registry["qwen2.5-coder-1.5b"].parts) == 22
+    gemma = registry["gemma3-270m"]  # its packages number from 1, their files from 0
+    assert [p.file for p in gemma.parts] == [f"data/gemma-3-270m-q4_k_m.gguf.part{i:02d}"
+                                             for i in range(4)]
+    assert "start_of_turn" in gemma.chat_template  # the GGUF carries none
     for spec in registry.values():
         assert len(spec.sha256) == 64 and spec.size > 0 and spec.license
 
