@@ -62,6 +62,13 @@ class LlamaCppLLM(LLM):
             raise ModelLoadError(
                 f"llama.cpp could not load {self.model_path.name} ({exc}); the file is missing "
                 f"or damaged. {self.reinstall_hint}".strip()) from exc
+        # llama-cpp-python 0.3.36 tests the adapter pointer with `is None`, which a NULL ctypes
+        # pointer never is: an adapter llama.cpp refused would be left out without a word
+        if self.lora_path is not None and not self._llama._lora_adapter:
+            self._llama.close()
+            self._llama = None
+            raise ModelLoadError(f"llama.cpp refused the adapter {self.lora_path} (damaged, or "
+                                 f"not a LoRA for {self.model_path.name}).")
         return self._llama
 
     def stream(self, messages: Messages, *, max_tokens: int = 512, temperature: float = 0.7,

@@ -185,12 +185,7 @@ def llm_with_adapter(model_path: Path | str, adapter: Path | str | None, **kwarg
         try:
             check_adapter(adapter, model_path)
             llm = LlamaCppLLM(model_path, lora_path=adapter, **kwargs)
-            llama = llm.load()
-            # llama-cpp-python 0.3.36 tests the adapter pointer with `is None`, which a NULL
-            # ctypes pointer never is: an adapter llama.cpp refused is silently left out
-            if not getattr(llama, "_lora_adapter", None):
-                llm.close()
-                raise AdapterError(f"llama.cpp refused the adapter {Path(adapter).name}.")
+            llm.load()  # raises ModelLoadError when llama.cpp refuses the adapter
             return llm, None
         except (AdapterError, TwinError, ModelLoadError) as exc:
             error = f"{exc} Using the base model without it."

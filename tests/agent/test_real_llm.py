@@ -118,3 +118,13 @@ def test_warm_up_leaves_the_system_prompt_in_the_kv_cache(store):
         assert llama.n_tokens > system_tokens  # system prompt + a tiny turn, evaluated once
     finally:
         assistant.close()
+
+
+def test_an_adapter_llama_cpp_refuses_is_an_error_not_the_base_model(smollm2_path, tmp_path):
+    garbage = tmp_path / "night.gguf"
+    garbage.write_bytes(b"GGUF" + bytes(range(256)) * 8)
+    llm = LlamaCppLLM(smollm2_path, n_ctx=512, lora_path=garbage)
+    with pytest.raises(ModelLoadError, match="refused the adapter"):
+        llm.load()
+    assert not llm.loaded
+    llm.close()
