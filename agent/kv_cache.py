@@ -8,9 +8,11 @@ re-reads its own. After each call the sequence's KV cells are copied out (about 
 on the 0.5B model); before the next call the saved state sharing the longest prefix with the
 new prompt is copied back when it beats what the context already holds.
 
-One entry per prefix family: a new state replaces a saved one it shares at least `share`
-tokens with (two planner prompts, two answers in one conversation), so the planner's and the
-summarizer's states live side by side.
+One entry per system prompt: a new state replaces the saved one with the same system message
+(two plans for the same set of experts, two answers in one conversation), and the states of
+different system prompts live side by side — the planner's prompt differs per set of experts
+offered, and those share only their first ~60 tokens, so "replace what shares a prefix" made
+them evict each other.
 """
 
 from __future__ import annotations
@@ -33,15 +35,14 @@ class _Entry:
     tokens: list[int]
     state: ctypes.Array
     size: int
+    key: tuple[int, ...]  # the system message's tokens
 
 
 class PromptStateCache:
-    def __init__(self, max_entries: int = 3, share: int = 32, min_gain: int = 16,
-                 max_bytes: int = 64 << 20):
+    def __init__(self, max_entries: int = 6, min_gain: int = 16, max_bytes: int = 64 << 20):
         self.max_entries = max_entries
-        self.share = share
         self.min_gain = min_gain  # restoring costs a copy; a few tokens are cheaper to re-read
-        self.max_bytes = max_bytes
+        self.max_bytes = max_bytes  # per state
         self._entries: list[_Entry] = []  # most recently used last
         self.restored_tokens = 0  # of the last restore(), 0 when nothing was restored
 
@@ -76,12 +77,13 @@ class PromptStateCache:
         self.restored_tokens = best_n
         return best_n
 
-    def save(self, llama) -> None:
-        """Keep the context's current sequence for later prompts that start the same way."""
+    def save(self, llama, key_length: int) -> None:
+        """Keep the context's current sequence for later prompts that start the same way;
+        its first `key_length` tokens (the system message) say which saved one it replaces."""
         import llama_cpp
 
         tokens = llama.input_ids[:llama.n_tokens].tolist()
-        if len(tokens) < self.share:
+        if key_length < self.min_gain or len(tokens) < key_length:
             return
         size = llama_cpp.llama_state_seq_get_size(llama._ctx.ctx, 0)
         if size == 0 or size > self.max_bytes:
@@ -90,8 +92,9 @@ class PromptStateCache:
         written = llama_cpp.llama_state_seq_get_data(llama._ctx.ctx, state, size, 0)
         if written == 0:
             return
-        self._entries = [e for e in self._entries if common_prefix(e.tokens, tokens) < self.share]
-        self._entries.append(_Entry(tokens, state, written))
+        key = tuple(tokens[:key_length])
+        self._entries = [e for e in self._entries if e.key != key]
+        self._entries.append(_Entry(tokens, state, written, key))
         del self._entries[:-self.max_entries]
 
     def clear(self) -> None:

@@ -83,7 +83,9 @@ class LlamaCppLLM(LLM):
         self.last_stats = stats
         start = time.perf_counter()
         if self.prompt_cache is not None:
-            self.prompt_cache.restore(llama, self._prompt_tokens(messages))
+            tokens = self._prompt_tokens(messages)
+            self.prompt_cache.restore(llama, tokens)
+            key_length = self._system_length(messages, tokens)
         chunks = llama.create_chat_completion(
             messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True,
             seed=self.seed, response_format=response_format, grammar=grammar)
@@ -104,7 +106,7 @@ class LlamaCppLLM(LLM):
         finally:
             chunks.close()
             if self.prompt_cache is not None:
-                self.prompt_cache.save(llama)
+                self.prompt_cache.save(llama, key_length)
             stats.total_s = time.perf_counter() - start
 
     def vocab_masks(self):
@@ -143,7 +145,7 @@ class LlamaCppLLM(LLM):
         except InterruptedError:
             stats.finish_reason = "cancelled"
         if self.prompt_cache is not None:
-            self.prompt_cache.save(llama)
+            self.prompt_cache.save(llama, self._system_length(messages, tokens))
         stats.completion_tokens = session.generated
         stats.total_s = time.perf_counter() - start
         self.last_guided = {"passes": session.passes, "generated": session.generated,
@@ -170,6 +172,14 @@ class LlamaCppLLM(LLM):
         result = self._formatter()(messages=messages)
         return llama.tokenize(result.prompt.encode("utf-8"), add_bos=not result.added_special,
                               special=True)
+
+    def _system_length(self, messages: Messages, tokens: list[int]) -> int:
+        """How many of the prompt's tokens are its system message (0 without one)."""
+        from agent.kv_cache import common_prefix
+
+        if not messages or messages[0].get("role") != "system":
+            return 0
+        return common_prefix(self._prompt_tokens(messages[:1]), tokens)
 
     def count_tokens(self, text: str) -> int:
         return len(self.load().tokenize(text.encode("utf-8"), add_bos=False, special=True))

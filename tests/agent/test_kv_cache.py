@@ -54,6 +54,24 @@ def test_roles_taking_turns_read_their_prefix_once_and_write_the_same_text(llms)
     assert len(cached.prompt_cache) == 2  # one state per role
 
 
+def test_system_prompts_sharing_their_start_keep_a_state_each(llms):
+    """The planner's prompt differs by the experts offered; its states must not evict each
+    other although the prompts share their first sentence."""
+    cached, _ = llms
+    audio = SYSTEM_A
+    images = SYSTEM_A.replace("speech-to-text, ", "").replace("memory-search and memory-save",
+                                                                "memory-search")
+    assert common_prefix(cached._prompt_tokens([chat(audio, "x")[0]]),
+                         cached._prompt_tokens([chat(images, "x")[0]])) > 16
+    cached.complete(chat(audio, "What did I say in memo.wav?"), max_tokens=4, temperature=0.0)
+    cached.complete(chat(images, "How many people are in bus.jpg?"), max_tokens=4, temperature=0.0)
+    cached.complete(TURNS[1], max_tokens=4, temperature=0.0)
+    cached.complete(chat(audio, "Transcribe call.m4a"), max_tokens=4, temperature=0.0)
+    assert cached.prompt_cache.restored_tokens >= cached._system_length(
+        [chat(audio, "")[0]], cached._prompt_tokens(chat(audio, "Transcribe call.m4a"))) > 20
+    assert len(cached.prompt_cache) == 3
+
+
 def test_guided_plans_use_the_cache_and_match_a_cold_context(llms, smollm2_path):
     from agent.planner import Planner, ToolInfo
 
