@@ -39,6 +39,8 @@ Levers (variants), each on the same requests:
   grammar    Planner(decoding="grammar"): GBNF-constrained sampling of the whole plan
   examples2  Planner(n_examples=2)
   serial     Executor(parallel=False)
+             Before each run the saved states are cut back to their system message, since
+             the same three requests repeat and would otherwise get their whole prompt back
   nocache    the prompt-state cache off (LlamaCppLLM.prompt_cache = None): llama.cpp reuses
              only the common prefix with whatever it evaluated last, as before the cache
   lookup     grammar decoding on a Llama built with prompt-lookup decoding
@@ -242,6 +244,10 @@ class Bench:
             if not hasattr(llm, "_bench_cache"):
                 llm._bench_cache = llm.prompt_cache
             llm.prompt_cache = llm._bench_cache if variant.prompt_cache else None
+            # Every request here repeats, and a saved state would give back its whole prompt;
+            # a user's requests differ after the system message: keep only that part.
+            for entry in llm._bench_cache._entries if llm._bench_cache else ():
+                entry.tokens = entry.tokens[:len(entry.key)]
         probe = self.probe(llm) if llm is not None else None
         if llm is not None:
             llm.last_guided = None
