@@ -306,7 +306,14 @@ def test_an_adapter_is_handed_to_llama_cpp(monkeypatch, tmp_path):
     from agent.llm import ModelLoadError
 
     seen = {}
-    monkeypatch.setattr(llama_cpp, "Llama", lambda **kw: seen.update(kw) or object())
+
+    class TakesTheAdapter:
+        _lora_adapter = 1  # llama.cpp loaded it (a NULL pointer is falsy)
+
+        def __init__(self, **kw):
+            seen.update(kw)
+
+    monkeypatch.setattr(llama_cpp, "Llama", TakesTheAdapter)
     model, adapter = tmp_path / "m.gguf", tmp_path / "planner-lora.gguf"
     model.write_bytes(b"m")
     adapter.write_bytes(b"a")
