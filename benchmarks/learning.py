@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shutil
 import sys
 import tempfile
@@ -42,18 +41,11 @@ PRESETS = {
 
 
 def machine() -> dict:
-    cpu = None
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     import psutil
 
-    return {"platform": platform.platform(), "cpu": cpu, "cpu_count": os.cpu_count(),
-            "ram_gib": round(psutil.virtual_memory().total / 2**30, 1)}
+    from agent.planbench.runner import machine_info
+
+    return {**machine_info(), "ram_gib": round(psutil.virtual_memory().total / 2**30, 1)}
 
 
 def load() -> list[float]:
