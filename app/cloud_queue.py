@@ -115,19 +115,7 @@ class CloudQueue(QObject):
         """Try the dialog's endpoint (saved or not) off the UI thread; `on_done(text)` or
         `on_error(exc)` run on the UI thread. `api_key`: one typed but not yet saved."""
         def work() -> str:
-            if not api_key:
-                return self.assist.test_connection(settings)
-            from sync.cloud import CloudClient, CloudError
-
-            try:
-                client = CloudClient(settings.cloud_base_url, settings.cloud_model, api_key,
-                                     timeout=settings.cloud_timeout_s)
-            except ValueError as exc:
-                raise CloudError(str(exc), retryable=False) from None
-            try:
-                return client.test_connection()
-            finally:
-                client.close()
+            return self.assist.test_connection(settings, api_key=api_key)
 
         return run_in_background(self, work, on_done, on_error)
 

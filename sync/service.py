@@ -147,13 +147,19 @@ class CloudAssist:
         with self._client_lock:
             self._close_client()
 
-    def test_connection(self, settings: Settings | None = None) -> str:
+    def test_connection(self, settings: Settings | None = None,
+                        api_key: str | None = None) -> str:
         """The user's "Test connection": with `settings` (the dialog's values, saved or not) it
-        tries that endpoint even while cloud assist is off — only ever on this explicit request."""
+        tries that endpoint even while cloud assist is off — only ever on this explicit request.
+        `api_key`: one typed in the dialog but not saved yet, instead of the stored one."""
         if settings is None:
             return self.client().test_connection()
         try:
-            client = self._client_factory(settings)
+            if api_key:
+                client = CloudClient(settings.cloud_base_url, settings.cloud_model, api_key,
+                                     timeout=settings.cloud_timeout_s)
+            else:
+                client = self._client_factory(settings)
         except ValueError as exc:
             raise CloudError(str(exc), retryable=False) from None
         try:
