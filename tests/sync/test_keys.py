@@ -93,3 +93,19 @@ def test_client_errors_name_the_host_not_the_key():
     assert "Could not reach 127.0.0.1:1" in str(excinfo.value) and SECRET not in str(excinfo.value)
     assert excinfo.value.retryable
     client.close()
+
+
+def test_test_connection_uses_a_key_typed_but_not_saved(db, fault_server, memory_keyring):
+    """The dialog's "Test connection" before OK: the typed key goes in the request, nothing is
+    stored, and without it the stored key (none here) is used."""
+    settings = Settings(cloud_base_url=fault_server.base_url, cloud_model="fake")
+    cloud = CloudAssist(db, lambda: settings)
+    try:
+        assert cloud.test_connection(settings, api_key="typed-key-123").startswith("Connected")
+        cloud.test_connection(settings)
+    finally:
+        cloud.close()
+    typed, stored = [r["headers"].get("authorization") for r in fault_server.requests]
+    assert typed == "Bearer typed-key-123"
+    assert stored != typed
+    assert memory_keyring.data == {}
