@@ -108,3 +108,9 @@ def fake_expert_classes(**overrides) -> dict:
                "face-recognition": type("FakeFaces", (FailingExpert,), {"name": "face-recognition"})}
     classes.update(overrides)
     return classes
+
+
+def scripted(replies, delay_s=0.0):
+    """An llm_factory whose model is one ScriptedLLM (for windows and assistants)."""
+    llm = ScriptedLLM(replies, delay_s=delay_s)
+    return lambda _settings: llm

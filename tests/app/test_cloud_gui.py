@@ -15,19 +15,15 @@ import pytest
 from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import QLabel, QMessageBox
 
-from agent.assistant import Assistant
 from agent.events import CloudQueued
 from app.cloud_preview import CloudPreviewDialog
-from app.main_window import MainWindow
-from app.model_queue import ModelQueue
 from app.outbox_window import OutboxWindow
 from app.settings_dialog import SettingsDialog
-from memory.conversations import ConversationStore
-from memory.db import Database
 from memory.paths import user_dir
 from memory.settings import Settings, load_settings, save_settings
 from sync.cloud import host_of
 from sync.service import OFFLINE_TEXT
+from tests.fakes import scripted
 # The cloud fixtures of tests/sync: a private in-memory keyring for every test (autouse), a
 # recording fault server and the real llama_cpp.server cloud.
 from tests.sync.conftest import (cloud_server, fault_server, free_port,  # noqa: F401
@@ -45,28 +41,8 @@ def cloud_settings(base_url: str, model: str = "fake", **overrides) -> Settings:
                        "cloud_timeout_s": 120, **overrides})
 
 
-@pytest.fixture
-def open_window(qtbot):
-    opened = []
-
-    def _open(settings: Settings, replies=("The local answer.",)):
-        from tests.fakes import ScriptedLLM
-
-        db = Database()
-        save_settings(db, settings)
-        store = ConversationStore(db)
-        llm = ScriptedLLM(list(replies))
-        window = MainWindow(db, store, settings,
-                            ModelQueue(Assistant(store, settings, llm_factory=lambda _s: llm)))
-        qtbot.addWidget(window)
-        window.show()
-        opened.append((window, db))
-        return window
-
-    yield _open
-    for window, db in opened:
-        window.close()
-        db.close()
+def local_answer():
+    return scripted(["The local answer."])
 
 
 def add_entry(window, endpoint: str, status: str = "awaiting_approval", model: str = "fake",
@@ -163,7 +139,7 @@ def test_a_bad_endpoint_keeps_the_dialog_open_and_loses_nothing(qtbot, memory_ke
 # --- the status bar ---------------------------------------------------------------------------
 
 def test_the_status_label_says_what_can_leave_and_follows_the_setting(qtbot, open_window):
-    window = open_window(Settings(use_memory=False))
+    window = open_window(local_answer(), settings=Settings(use_memory=False))
     label = window.privacy_label
     assert label.text() == OFFLINE_TEXT == "Offline — local only" and label.isVisible()
     assert "Nothing" in label.toolTip()
@@ -188,7 +164,7 @@ def test_the_status_label_says_what_can_leave_and_follows_the_setting(qtbot, ope
 
 def test_the_outbox_window_lists_shows_approves_declines_and_deletes(
         qtbot, open_window, cloud_server, monkeypatch):
-    window = open_window(cloud_settings(cloud_server.base_url, cloud_server.model))
+    window = open_window(local_answer(), settings=cloud_settings(cloud_server.base_url, cloud_server.model))
     conv = window.store.create()
     window.store.add_message(conv.id, "user", "what should I get Maria Keller?")
     local = window.store.add_message(conv.id, "assistant", "A book.", model="smollm2-135m")
@@ -240,7 +216,7 @@ def test_the_outbox_window_lists_shows_approves_declines_and_deletes(
 
 def test_a_failed_entry_can_be_retried_from_the_outbox(qtbot, open_window, fault_server):
     fault_server.mode = "401"  # not retryable: fails at once
-    window = open_window(cloud_settings(fault_server.base_url))
+    window = open_window(local_answer(), settings=cloud_settings(fault_server.base_url))
     entry = add_entry(window, fault_server.base_url, status="queued")
     window.cloud.kick()
     qtbot.waitUntil(lambda: window.cloud.assist.outbox.get(entry.id).status == "failed",
@@ -264,7 +240,7 @@ def test_a_preview_appears_after_the_answer_and_dont_send_sends_nothing(
         qtbot, open_window, fault_server):
     """The whole path: the local answer, CloudAssist.consult (the real anonymizer and payload
     builder), the preview, "Don't send"; the endpoint records every request it gets."""
-    window = open_window(cloud_settings(fault_server.base_url))
+    window = open_window(local_answer(), settings=cloud_settings(fault_server.base_url))
     qtbot.keyClicks(window.input, "What should I get Maria Keller (+44 20 7946 0958) for her "
                                   "birthday?")
     qtbot.keyClick(window.input, Qt.Key.Key_Return)
@@ -293,7 +269,7 @@ def test_a_preview_appears_after_the_answer_and_dont_send_sends_nothing(
 
 def test_send_in_the_preview_brings_the_cloud_answer_into_the_chat(
         qtbot, open_window, cloud_server):
-    window = open_window(cloud_settings(cloud_server.base_url, cloud_server.model))
+    window = open_window(local_answer(), settings=cloud_settings(cloud_server.base_url, cloud_server.model))
     conv = window.store.create()
     window.open_conversation(conv.id)
     window.store.add_message(conv.id, "user", "Name a fruit.")
@@ -318,7 +294,7 @@ def test_the_done_when_flow_in_the_window(qtbot, open_window, teacher_server):
     """Type a question with a name and a phone number; the preview shows neither; Send; the
     cloud's answer (Qwen2.5-Coder 0.5B, which writes the placeholder back) appears in the chat
     with the real name restored, and the outbox shows the anonymized payload."""
-    window = open_window(cloud_settings(teacher_server.base_url, teacher_server.model,
+    window = open_window(local_answer(), settings=cloud_settings(teacher_server.base_url, teacher_server.model,
                                         cloud_training_consent=True))
     qtbot.keyClicks(window.input, "Write a one-line birthday card for Maria Keller "
                                   "(+44 20 7946 0958), who loves gardening.")
@@ -346,7 +322,7 @@ def test_the_done_when_flow_in_the_window(qtbot, open_window, teacher_server):
 
 
 def test_closing_the_preview_decides_nothing(qtbot, open_window, fault_server):
-    window = open_window(cloud_settings(fault_server.base_url))
+    window = open_window(local_answer(), settings=cloud_settings(fault_server.base_url))
     first = add_entry(window, fault_server.base_url)
     second = add_entry(window, fault_server.base_url, text="another")
     window.queue.event.emit(0, CloudQueued(first))
@@ -366,7 +342,7 @@ def test_closing_the_preview_decides_nothing(qtbot, open_window, fault_server):
 def test_closing_the_window_during_a_slow_send_does_not_hang_or_lose_the_entry(
         qtbot, open_window, fault_server):
     fault_server.mode, fault_server.sleep_s = "sleep", 20.0
-    window = open_window(cloud_settings(fault_server.base_url))
+    window = open_window(local_answer(), settings=cloud_settings(fault_server.base_url))
     entry = add_entry(window, fault_server.base_url, status="queued")
     window.cloud.kick()
     assert fault_server.received.wait(10)  # the send is under way, waiting for the reply
@@ -415,7 +391,7 @@ class SlowModelsServer:
 def test_test_connection_never_blocks_the_window(qtbot, open_window):
     slow = SlowModelsServer(delay_s=2.5)
     try:
-        window = open_window(Settings(use_memory=False))  # cloud assist still off
+        window = open_window(local_answer(), settings=Settings(use_memory=False))  # cloud assist still off
         dialog = SettingsDialog(window.settings, window, cloud=window.cloud)
         qtbot.addWidget(dialog)
         tab = dialog.cloud_tab
@@ -445,7 +421,7 @@ def test_test_connection_never_blocks_the_window(qtbot, open_window):
 
 
 def test_test_connection_shows_a_clear_error(qtbot, open_window):
-    window = open_window(Settings(use_memory=False))
+    window = open_window(local_answer(), settings=Settings(use_memory=False))
     dialog = SettingsDialog(window.settings, window, cloud=window.cloud)
     qtbot.addWidget(dialog)
     port = free_port()  # nothing listens there

@@ -4,52 +4,14 @@ import pytest
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QInputDialog, QMessageBox
 
-from agent.assistant import Assistant
 from agent.llm import ModelLoadError
-from app.main_window import PRIVACY_LABEL, MainWindow
-from app.model_queue import ModelQueue
-from memory.conversations import ConversationStore
-from memory.db import Database
+from app.main_window import PRIVACY_LABEL
 from memory.settings import Settings, load_settings
+from tests.fakes import scripted
 
 pytestmark = pytest.mark.gui
 
 STORY = " ".join(f"word{i}" for i in range(40))
-
-
-@pytest.fixture
-def open_window(qtbot):
-    opened = []
-
-    def _open(llm_factory=None, settings: Settings | None = None, expert_classes=None):
-        db = Database()
-        store = ConversationStore(db)
-        store.mark_interrupted()
-        # Memory has its own tests; here it would only load the embedder again for each test.
-        settings = settings or load_settings(db).model_copy(update={"use_memory": False})
-        kwargs = {"llm_factory": llm_factory} if llm_factory else {}
-        if expert_classes is not None:
-            from experts.registry import ExpertRegistry
-            from experts.runner import ExpertRunner
-
-            kwargs["experts"] = ExpertRunner(ExpertRegistry(db, classes=expert_classes))
-        window = MainWindow(db, store, settings, ModelQueue(Assistant(store, settings, **kwargs)))
-        qtbot.addWidget(window)
-        window.show()
-        opened.append((window, db))
-        return window
-
-    yield _open
-    for window, db in opened:
-        window.close()
-        db.close()
-
-
-def scripted(replies, delay_s=0.0):
-    from tests.fakes import ScriptedLLM
-
-    llm = ScriptedLLM(replies, delay_s=delay_s)
-    return lambda _settings: llm
 
 
 def type_and_enter(qtbot, window, text):
