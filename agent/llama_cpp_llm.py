@@ -7,7 +7,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from agent.kv_cache import PromptStateCache
+from agent.kv_cache import PromptStateCache, common_prefix
 from agent.llm import LLM, GenerationStats, Messages, ModelLoadError
 
 
@@ -35,6 +35,7 @@ class LlamaCppLLM(LLM):
         self._vocab = None
         self.prompt_cache = PromptStateCache() if prompt_cache else None
         self.chat_template = chat_template
+        self._chat_formatter = None  # compiled once: every call formats its prompt with it
 
     @property
     def loaded(self) -> bool:
@@ -153,17 +154,21 @@ class LlamaCppLLM(LLM):
         return session.text()
 
     def _formatter(self):
-        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+        if self._chat_formatter is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-        if self.chat_template:
-            # eos as the stop string: a base model's template knows no end-of-turn token id
-            return Jinja2ChatFormatter(template=self.chat_template, eos_token="<end_of_turn>",
-                                       bos_token="")
-        template = self.load().metadata.get("tokenizer.chat_template")
-        if not template:
-            raise ModelLoadError(f"{self.model_path.name} has no chat template; give one in "
-                                 f"resources/models.yaml (chat_template).")
-        return Jinja2ChatFormatter(template=template, eos_token="", bos_token="")
+            if self.chat_template:
+                # eos as the stop string: a base model's template knows no end-of-turn token id
+                self._chat_formatter = Jinja2ChatFormatter(
+                    template=self.chat_template, eos_token="<end_of_turn>", bos_token="")
+            else:
+                template = self.load().metadata.get("tokenizer.chat_template")
+                if not template:
+                    raise ModelLoadError(f"{self.model_path.name} has no chat template; give "
+                                         f"one in resources/models.yaml (chat_template).")
+                self._chat_formatter = Jinja2ChatFormatter(template=template, eos_token="",
+                                                           bos_token="")
+        return self._chat_formatter
 
     def _prompt_tokens(self, messages: Messages) -> list[int]:
         """The chat prompt's tokens, formatted by the model's template (as
@@ -175,8 +180,6 @@ class LlamaCppLLM(LLM):
 
     def _system_length(self, messages: Messages, tokens: list[int]) -> int:
         """How many of the prompt's tokens are its system message (0 without one)."""
-        from agent.kv_cache import common_prefix
-
         if not messages or messages[0].get("role") != "system":
             return 0
         return common_prefix(self._prompt_tokens(messages[:1]), tokens)
