@@ -224,12 +224,8 @@ class GuidedSession:
         self.passes = 0  # forward passes after the prompt (batched or single)
         self.generated = 0  # tokens the model chose (not forced)
         llama = self.llama
-        cached = llama.input_ids[:llama.n_tokens].tolist()
-        keep = 0
-        for a, b in zip(cached, prompt_tokens[:-1]):  # the last token is always re-read
-            if a != b:
-                break
-            keep += 1
+        # the last token is always re-read: its logits are the first choice's
+        keep = common_prefix(llama.input_ids[:llama.n_tokens].tolist(), prompt_tokens[:-1])
         llama.n_tokens = keep
         self.reused = keep
         self._eval(prompt_tokens[keep:])
