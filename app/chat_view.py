@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import html
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QUrl, Signal
 from PySide6.QtGui import (QDesktopServices, QImageReader, QTextBlockFormat, QTextCharFormat,
                            QTextCursor, QTextImageFormat)
 from PySide6.QtWidgets import QTextBrowser
@@ -31,6 +31,8 @@ STEP_STATUS = {  # marker, colour
 }
 PLAN_SOURCE = {"model": "planned by the local model", "fallback": "fallback plan",
                "stopped": "stopped while planning"}
+FIXABLE_SOURCES = ("model", "fallback")  # a stopped plan has nothing to correct
+FIX_PLAN_TEXT = "👎 Fix plan…"
 SHORT_OUTPUT = 90  # characters of a step's result shown while it is collapsed
 
 CLOUD_COLOUR = "#1d6f6a"
@@ -51,6 +53,8 @@ def cloud_note(cloud: dict) -> str:
 
 
 class ChatView(QTextBrowser):
+    fix_plan = Signal(int)  # "Fix plan…" clicked on this answer (message id)
+
     def __init__(self, parent=None):
         super().__init__(parent)
         self.setObjectName("chatView")
@@ -62,6 +66,9 @@ class ChatView(QTextBrowser):
         self.show_welcome()
 
     def _on_anchor(self, url: QUrl) -> None:
+        if url.scheme() == "fixplan":
+            self.fix_plan.emit(int(url.path()))
+            return
         if url.scheme() != "step":
             QDesktopServices.openUrl(url)
             return
@@ -134,7 +141,8 @@ class ChatView(QTextBrowser):
             used = "; ".join(m["text"] for m in memories)
             self._insert_grey(cursor, f"Used memories: {used}")
         if trace is not None and trace.get("source") in PLAN_SOURCE:
-            self._insert_plan_header(cursor, trace)
+            self._insert_plan_header(cursor, trace, message_id if role == "assistant"
+                                     and status != "streaming" else 0)
         for task in tasks:
             self._insert_step(cursor, message_id, task)
         if tasks and content:
@@ -160,13 +168,19 @@ class ChatView(QTextBrowser):
         cursor.insertHtml(f'{pad}<span style="color:#555555"><i>{html.escape(text)}</i></span>')
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
 
-    def _insert_plan_header(self, cursor: QTextCursor, trace: dict) -> None:
+    def _insert_plan_header(self, cursor: QTextCursor, trace: dict, message_id: int = 0) -> None:
+        """`message_id`: an answer whose plan the user may correct ("Fix plan…": a corrected
+        plan is a training example); 0 while it is still being written."""
         how = PLAN_SOURCE[trace["source"]]
         n = len(trace.get("tasks", []))
         text = f"Plan: {n} step{'s' if n != 1 else ''}, {how} in {trace.get('seconds', 0):.1f} s"
         if trace.get("error"):
             text += f" (the model's plan was unusable: {trace['error']})"
-        cursor.insertHtml(f'<span style="color:#555555"><b>{html.escape(text)}</b></span>')
+        fix = ""
+        if message_id and trace.get("source") in FIXABLE_SOURCES:
+            fix = (f' &nbsp;<a href="fixplan:{message_id}" style="color:#8a4b2d">'
+                   f'{FIX_PLAN_TEXT}</a>')
+        cursor.insertHtml(f'<span style="color:#555555"><b>{html.escape(text)}</b></span>{fix}')
         cursor.insertBlock(QTextBlockFormat(), QTextCharFormat())
 
     def _insert_step(self, cursor: QTextCursor, message_id: int, task: dict) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer
+import time
+from datetime import datetime, timezone
+
+from PySide6.QtCore import QEvent, QItemSelectionModel, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from pathlib import Path
 
@@ -20,6 +23,7 @@ from app.cloud_queue import CloudQueue
 from app.conversation_list import ConversationIdRole, ConversationListModel
 from app.message_input import MessageInput
 from app.model_queue import ModelQueue
+from app.night_runner import NightRunner, app_night_process
 from app.settings_dialog import SettingsDialog
 from experts.inputs import kind_of
 from memory.conversations import MAX_ATTACHMENT_BYTES, ConversationStore
@@ -29,6 +33,8 @@ from sync.outbox import OutboxError
 from sync.service import OFFLINE_TEXT
 
 PRIVACY_LABEL = OFFLINE_TEXT
+LEARNING_CHECK_MS = 60_000  # how often the schedule is asked whether a night is due
+INPUT_EVENTS = (QEvent.Type.KeyPress, QEvent.Type.MouseButtonPress, QEvent.Type.Wheel)
 POLICY_TEXT = {"ask": "each request is shown to you first",
                "fallback": "only when the local plan fails or you ask for the cloud",
                "never": "never"}
@@ -47,6 +53,12 @@ class MainWindow(QMainWindow):
         self._preview = None  # the preview dialog showing now
         self.current_id: int | None = None
         self._streaming_into: int | None = None  # conversation receiving the current answer
+        # One night of learning at a time, paused while the chat model answers.
+        self.learning = NightRunner(lambda: app_night_process(self.settings.model), self)
+        self._learning_window = None
+        self._correction = None  # the plan-correction dialog open now
+        self._night_prefix = "Learning"  # or "Automatic night", in the status bar
+        self.last_input = time.monotonic()  # the user's last key or click, for "idle"
         self.setWindowTitle("Hearth")
         self.setAcceptDrops(True)
         self.resize(1000, 680)
@@ -54,6 +66,17 @@ class MainWindow(QMainWindow):
         self._build_actions()
         queue.event.connect(self._on_event)
         queue.busy_changed.connect(self._on_busy)
+        queue.busy_changed.connect(self.learning.chat_busy)
+        self.learning.started.connect(self._on_night_started)
+        self.learning.event.connect(self._on_night_event)
+        self.learning.finished.connect(self._on_night_finished)
+        self.learning.paused_changed.connect(self._on_night_paused)
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.instance().installEventFilter(self)
+        self._learning_timer = QTimer(self, interval=LEARNING_CHECK_MS)
+        self._learning_timer.timeout.connect(self.check_learning_schedule)
+        self._learning_timer.start()
         self.cloud.status_changed.connect(self._show_privacy)
         self.cloud.answered.connect(self._on_cloud_answer)
         self.cloud.processed.connect(self._on_cloud_processed)
@@ -120,9 +143,12 @@ class MainWindow(QMainWindow):
         self.speed_label = QLabel(objectName="speedLabel")
         self.progress = QProgressBar(objectName="busyBar", maximumWidth=120, textVisible=False)
         self.progress.setRange(0, 0)
+        self.learning_label = QLabel(objectName="learningLabel")
+        self.learning_label.setVisible(False)
         bar = self.statusBar()
         bar.addWidget(self.privacy_label)
         bar.addWidget(self.notice_label, 1)
+        bar.addPermanentWidget(self.learning_label)
         bar.addPermanentWidget(self.progress)
         bar.addPermanentWidget(self.model_label)
         bar.addPermanentWidget(self.speed_label)
@@ -139,6 +165,7 @@ class MainWindow(QMainWindow):
         self.stop_button.clicked.connect(self.stop)
         self.attach_button.clicked.connect(self.choose_attachments)
         self.attachments.changed.connect(self._update_buttons)
+        self.chat.fix_plan.connect(self.fix_plan)
 
     def _build_actions(self) -> None:
         def action(text, shortcut, slot, menu, name):
@@ -168,6 +195,13 @@ class MainWindow(QMainWindow):
         action("&Outbox…", "Ctrl+Shift+O", self.open_outbox, cloud_menu, "actionOutbox")
         action("Cloud assist &settings…", "", lambda: self.open_settings(cloud_tab=True),
                cloud_menu, "actionCloudSettings")
+        learning_menu = self.menuBar().addMenu("Lea&rning")
+        action("&Learning…", "Ctrl+Shift+L", self.open_learning, learning_menu, "actionLearning")
+        self.learn_now_action = action("Learn &now", "", self.learn_now, learning_menu,
+                                       "actionLearnNow")
+        self.cancel_night_action = action("&Cancel the night", "", self.learning.cancel,
+                                          learning_menu, "actionCancelNight")
+        self.cancel_night_action.setEnabled(False)
         tools_menu = self.menuBar().addMenu("&Tools")
         action("Planning &benchmark report…", "", self.open_benchmark_report, tools_menu,
                "actionBenchmarkReport")
@@ -492,7 +526,126 @@ class MainWindow(QMainWindow):
         s = self.settings
         self.model_label.setText(f"{s.model} · {s.n_threads} threads · {s.n_ctx:,} ctx")
 
+    # ----- learning
+    def eventFilter(self, watched, event) -> bool:
+        if event.type() in INPUT_EVENTS:
+            self.last_input = time.monotonic()
+        return False
+
+    def open_learning(self):
+        from app.learning_window import LearningWindow
+
+        if self._learning_window is None:
+            self._learning_window = LearningWindow(self.learning, lambda: self.settings.model,
+                                                   parent=self)
+        else:
+            self._learning_window.refresh()
+        self._learning_window.show()
+        self._learning_window.raise_()
+        return self._learning_window
+
+    def learn_now(self) -> bool:
+        return self.start_night("Learn now")
+
+    def start_night(self, why: str) -> bool:
+        if self.learning.running:
+            self.show_notice("A night of learning is already running.", 5000)
+            return False
+        try:
+            return self.learning.start(why)
+        except Exception as exc:  # noqa: BLE001 - e.g. the process could not be started
+            self.show_notice(f"Learning could not start: {exc}", 15_000)
+            return False
+
+    def check_learning_schedule(self, now: datetime | None = None) -> tuple[bool, str]:
+        """Every minute: start an automatic night when the schedule says one is due."""
+        from sync.learning import nightly, schedule, source
+
+        if self.learning.running:
+            return False, "a night is running"
+        try:
+            history = nightly.history()
+            last = _aware(datetime.fromisoformat(history[-1]["recorded"])) if history else None
+            due, reason = schedule.due(
+                now or datetime.now().astimezone(), self.settings,
+                idle_seconds=time.monotonic() - self.last_input,
+                on_power=schedule.on_power(), last_night=last,
+                new_examples=source.count_since(self.db, last))
+        except Exception as exc:  # noqa: BLE001 - the schedule must never take the window down
+            self.learning_label.setToolTip(f"The learning schedule could not be checked: {exc}")
+            return False, str(exc)
+        if due:
+            self.start_night("automatic")
+        return due, reason
+
+    def _on_night_started(self, why: str) -> None:
+        self.learn_now_action.setEnabled(False)
+        self.cancel_night_action.setEnabled(True)
+        prefix = "Automatic night" if why == "automatic" else "Learning"
+        self._night_prefix = prefix
+        self.learning_label.setText(f"{prefix}: starting…")
+        self.learning_label.setToolTip("Hearth is learning from your plans in a low-priority "
+                                       "process; it pauses while Hearth answers. "
+                                       "Learning → Cancel the night stops it.")
+        self.learning_label.setVisible(True)
+        if why == "automatic":
+            self.show_notice("An automatic night of learning started (Learning → Learning… "
+                             "shows it).", 10_000)
+
+    def _on_night_event(self, event: dict) -> None:
+        prefix = self._night_prefix
+        if event.get("event") == "stage":
+            self.learning_label.setText(f"{prefix}: {event.get('stage', '')}")
+        elif event.get("event") == "progress":
+            self.learning_label.setText(
+                f"{prefix}: {event.get('message') or ''} "
+                f"({round(100 * float(event.get('fraction') or 0))} %)".replace(":  (", ": ("))
+
+    def _on_night_paused(self, paused: bool) -> None:
+        text = self.learning_label.text().split(" (paused")[0]
+        self.learning_label.setText(text + (" (paused while Hearth answers)" if paused else ""))
+
+    def _on_night_finished(self, event: dict) -> None:
+        from app.learning_window import result_text
+
+        self.learn_now_action.setEnabled(True)
+        self.cancel_night_action.setEnabled(False)
+        self.learning_label.setVisible(False)
+        self.show_notice(f"Learning: {result_text(event)}", 20_000)
+
+    def fix_plan(self, message_id: int) -> None:
+        """"Fix plan…" on an answer: the user's corrected plan becomes a training example."""
+        from app.plan_correction import PlanCorrectionDialog
+
+        messages = self.store.messages(self.current_id) if self.current_id else []
+        at = next((i for i, m in enumerate(messages) if m.id == message_id), None)
+        if at is None:
+            return
+        plan = (messages[at].meta.get("trace") or {}).get("plan")
+        user = next((m for m in reversed(messages[:at]) if m.role == "user"), None)
+        if user is None:
+            self.show_notice("This answer has no question to learn from.", 8000)
+            return
+        if self._correction is not None:
+            self._correction.close()
+        dialog = PlanCorrectionDialog(self.db, user.content, [a.name for a in user.attachments],
+                                      plan, self)
+        dialog.accepted.connect(lambda: self.show_notice(dialog.CONFIRMATION, 15_000))
+        dialog.finished.connect(lambda _code: setattr(self, "_correction", None))
+        self._correction = dialog
+        dialog.open()
+
     def closeEvent(self, event) -> None:
+        from PySide6.QtWidgets import QApplication
+
+        QApplication.instance().removeEventFilter(self)
+        self._learning_timer.stop()
+        self.learning.close()
         self.queue.close()
         self.cloud.close()
         super().closeEvent(event)
+
+
+def _aware(when: datetime) -> datetime:
+    """History times are UTC; an old record without a zone is taken as UTC too."""
+    return when if when.tzinfo else when.replace(tzinfo=timezone.utc)

@@ -3,10 +3,11 @@ on its own tab, cloud assist (off by default)."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QTime, QUrl
 from PySide6.QtGui import QDesktopServices
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout, QHBoxLayout,
-                               QLabel, QPushButton, QSpinBox, QTabWidget, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, QFormLayout,
+                               QGroupBox, QHBoxLayout, QLabel, QPushButton, QSpinBox, QTabWidget,
+                               QTimeEdit, QVBoxLayout, QWidget)
 
 from agent.model_registry import load_registry
 from memory import paths
@@ -84,6 +85,8 @@ class SettingsDialog(QDialog):
 
         self.cloud_tab = CloudSettingsTab(settings, cloud, self)
         self.tabs.addTab(self.cloud_tab, "Cloud assist")
+        self.learning_tab = self._learning_tab(settings)
+        self.tabs.addTab(self.learning_tab, "Learning")
 
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Ok
                                    | QDialogButtonBox.StandardButton.Cancel)
@@ -91,6 +94,56 @@ class SettingsDialog(QDialog):
         buttons.rejected.connect(self.reject)
         outer.addWidget(buttons)
         self._base = settings
+
+    def _learning_tab(self, settings: Settings) -> QWidget:
+        """When automatic nights of learning may start (Learning → Learn now runs one any
+        time)."""
+        tab = QWidget()
+        outer = QVBoxLayout(tab)
+        group = QGroupBox("Learning", objectName="learningGroup")
+        form = QFormLayout(group)
+        self.learning_auto = QCheckBox("Learn from my plans at night, automatically",
+                                       objectName="learningAuto")
+        self.learning_auto.setChecked(settings.learning_auto)
+        form.addRow(self.learning_auto)
+        start, _, end = settings.learning_hours.partition("-")
+        hours = QWidget()
+        row = QHBoxLayout(hours)
+        row.setContentsMargins(0, 0, 0, 0)
+        self.learning_from = QTimeEdit(QTime.fromString(start, "HH:mm"), objectName="learningFrom",
+                                       displayFormat="HH:mm")
+        self.learning_to = QTimeEdit(QTime.fromString(end, "HH:mm"), objectName="learningTo",
+                                     displayFormat="HH:mm")
+        row.addWidget(self.learning_from)
+        row.addWidget(QLabel("to"))
+        row.addWidget(self.learning_to)
+        row.addStretch(1)
+        form.addRow("Between", hours)
+        self.learning_power = QCheckBox("Only on mains power (not on battery)",
+                                        objectName="learningPowerOnly")
+        self.learning_power.setChecked(settings.learning_power_only)
+        form.addRow(self.learning_power)
+        self.learning_idle = QSpinBox(objectName="learningIdle", minimum=0, maximum=24 * 60,
+                                      suffix=" min")
+        self.learning_idle.setValue(settings.learning_idle_minutes)
+        form.addRow("After I have been away for", self.learning_idle)
+        self.learning_memory = QSpinBox(objectName="learningMemory", minimum=1024,
+                                        maximum=262144, singleStep=512, suffix=" MiB")
+        self.learning_memory.setValue(settings.learning_memory_mib)
+        form.addRow("Memory the training may use", self.learning_memory)
+        note = QLabel("A night trains in a low-priority process and pauses whenever Hearth "
+                      "answers. Its adapter is kept only when it plans your requests better "
+                      "without getting worse at general ones; Learning → Learning… shows every "
+                      "night and switches back in one click.", wordWrap=True)
+        note.setStyleSheet("color: #555555")
+        outer.addWidget(group)
+        outer.addWidget(note)
+        outer.addStretch(1)
+        for widget in (self.learning_from, self.learning_to, self.learning_power,
+                       self.learning_idle):
+            self.learning_auto.toggled.connect(widget.setEnabled)
+            widget.setEnabled(settings.learning_auto)
+        return tab
 
     def accept(self) -> None:
         """The API key goes to the keyring here; a bad endpoint or a keyring error keeps the
@@ -110,4 +163,10 @@ class SettingsDialog(QDialog):
             "speech_model": self.speech.currentData(),
             "use_memory": self.use_memory.isChecked(),
             "propose_memories": self.propose.currentData(),
+            "learning_auto": self.learning_auto.isChecked(),
+            "learning_hours": f"{self.learning_from.time().toString('HH:mm')}-"
+                              f"{self.learning_to.time().toString('HH:mm')}",
+            "learning_power_only": self.learning_power.isChecked(),
+            "learning_idle_minutes": self.learning_idle.value(),
+            "learning_memory_mib": self.learning_memory.value(),
         })

@@ -1,0 +1,470 @@
+"""The learning window: which adapter Hearth uses now, every night's scores as a plot and a
+table, one-click rollback to an earlier adapter or to the base model, and "Learn now"."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+
+from PySide6.QtCore import QModelIndex, QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen
+from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderView, QLabel,
+                               QProgressBar, QPushButton, QSizePolicy, QTableView, QVBoxLayout,
+                               QWidget)
+
+from app.background import run_in_background
+from app.table_model import RecordsTableModel
+
+COLUMNS = ("Night", "Model", "Status", "Examples", "Your plans", "General", "Result")
+USER_COLOUR, GENERAL_COLOUR = QColor("#1f5fa8"), QColor("#c0631a")
+ERROR_STYLE = "color: #b00020"
+
+
+# ----- what a history record says, in words
+def night_time(night: str) -> str:
+    """'20261201-031002-123456' (UTC) → '2026-12-01 03:10' in local time."""
+    try:
+        when = datetime.strptime(night[:15], "%Y%m%d-%H%M%S").replace(tzinfo=timezone.utc)
+    except (TypeError, ValueError):
+        return str(night)
+    return when.astimezone().strftime("%Y-%m-%d %H:%M")
+
+
+def metrics(record: dict, when: str, split: str) -> dict:
+    """The gate's scores of the model as it was ("before") or with the night's adapter
+    ("after"), on the user's held-out examples ("user") or the general dev split
+    ("general")."""
+    return ((record.get("gate") or {}).get(when) or {}).get(split) or {}
+
+
+def score(record: dict, when: str, split: str) -> float | None:
+    """The number the gate decided on: the plan score (mean of node F1 and argument-value
+    F1); node F1 for records written before the gate had it."""
+    value = metrics(record, when, split)
+    return value.get("score", value.get("node_f1"))
+
+
+METRIC_NAMES = (("node_f1", "node F1"), ("arg_value_f1", "argument F1"), ("edge_f1", "edge F1"),
+                ("validity", "valid"))
+
+
+def metrics_text(record: dict) -> str:
+    lines = []
+    for split, name in (("user", "Your plans"), ("general", "General")):
+        for when in ("before", "after"):
+            m = metrics(record, when, split)
+            if m:
+                parts = ", ".join(f"{label} {m[key]:.2f}" for key, label in METRIC_NAMES
+                                  if m.get(key) is not None)
+                lines.append(f"{name} {when}: score {_f(score(record, when, split))} "
+                             f"({parts}; {m.get('n', '?')} examples)")
+    return "\n".join(lines)
+
+
+def _f(value: float | None) -> str:
+    return "–" if value is None else f"{value:.2f}"
+
+
+def before_after(record: dict, split: str) -> str:
+    if not record.get("gate"):
+        return ""
+    return f"{_f(score(record, 'before', split))} → {_f(score(record, 'after', split))}"
+
+
+def outcome(record: dict) -> str:
+    """kept | rejected | skipped | failed | cancelled | …: what became of the night."""
+    gate = record.get("gate") or {}
+    if record.get("status") == "done":
+        if record.get("kept") or gate.get("decision") == "kept":
+            return "kept"
+        return "rejected" if gate else "not evaluated"
+    return {"memory": "failed (memory cap)", "killed": "stopped"}.get(record.get("status"),
+                                                                        record.get("status", "?"))
+
+
+def why(record: dict) -> str:
+    gate = record.get("gate") or {}
+    return gate.get("reason") or record.get("reason") or ""
+
+
+def scores_text(record: dict) -> str:
+    return (f"your plans {before_after(record, 'user')}, "
+            f"general {before_after(record, 'general')}")
+
+
+def describe_night(record: dict) -> str:
+    """'Night 2026-12-01 03:10 — trained on 24 examples, kept: your plans 0.62 → 0.71, …'"""
+    text = (f"Night {night_time(record.get('night', ''))} — trained on "
+            f"{record.get('n_examples', 0)} examples, {outcome(record)}")
+    return text + (f": {scores_text(record)}" if record.get("gate") else "")
+
+
+def _gate_reason(record: dict) -> str:
+    """The gate's reason without its own "Kept: " / "Rejected: " head."""
+    text = why(record)
+    for head in ("Kept: ", "Rejected: "):
+        if text.startswith(head):
+            return text[len(head):]
+    return text
+
+
+def result_text(event: dict) -> str:
+    """What a finished night (its last event) means for the user."""
+    if event.get("event") == "error":
+        if event.get("cancelled"):
+            message = event.get("message") or "the active adapter is unchanged."
+            return message if "cancelled" in message.lower() else f"Cancelled: {message}"
+        return f"The night failed: {event.get('message', 'no reason given')}"
+    record = event.get("night") or {}
+    result = outcome(record)
+    if result == "kept":
+        return f"Kept: {scores_text(record)}. Hearth now uses this night's adapter."
+    if result == "rejected":
+        reason = _gate_reason(record) or f"not better ({scores_text(record)})."
+        return f"Rejected: {reason} The active adapter is unchanged."
+    if result == "skipped":
+        return f"Skipped: {why(record)}"
+    return f"{result.capitalize()}: {why(record)}"
+
+
+def same_file(a: str | Path | None, b: str | Path | None) -> bool:
+    if not a or not b:
+        return False
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except OSError:
+        return str(a) == str(b)
+
+
+# ----- the table
+class NightsTableModel(RecordsTableModel):
+    columns = COLUMNS
+    rows: list[dict]
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.active: Path | None = None
+
+    def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
+        if not index.isValid():
+            return None
+        r = self.rows[index.row()]
+        is_active = same_file(r.get("adapter"), self.active)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return "\n".join(t for t in (why(r), metrics_text(r)) if t) or None
+        if role == Qt.ItemDataRole.FontRole and is_active:
+            font = QFont()
+            font.setBold(True)
+            return font
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        result = outcome(r) + (" · active" if is_active else "")
+        if why(r) and not r.get("gate"):  # a gated night's reason is its scores (tooltip)
+            result += f" — {why(r)}"
+        return [night_time(r.get("night", "")), r.get("model") or "", r.get("status", ""),
+                str(r.get("n_examples", "")), before_after(r, "user"),
+                before_after(r, "general"), result][index.column()]
+
+
+# ----- the plot
+class ScoresChart(QWidget):
+    """The gate's plan score after each evaluated night, on the user's held-out examples and
+    on the general dev split; a filled dot for a kept night, a hollow one for a rejected
+    night. Drawn with QPainter: the window opens without importing matplotlib."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setObjectName("scoresChart")
+        self.setMinimumHeight(190)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+        self.nights: list[dict] = []
+
+    def set_history(self, history: list[dict]) -> None:
+        self.nights = [r for r in history if r.get("gate")]
+        self.update()
+
+    def points(self, split: str) -> list[tuple[int, float]]:
+        return [(i, v) for i, r in enumerate(self.nights)
+                if (v := score(r, "after", split)) is not None]
+
+    def _range(self) -> tuple[float, float]:
+        values = [v for r in self.nights for when in ("before", "after")
+                  for split in ("user", "general") if (v := score(r, when, split)) is not None]
+        if not values:
+            return 0.0, 1.0
+        low = max(0.0, int(min(values) * 10) / 10)
+        high = min(1.0, int(max(values) * 10 + 0.999) / 10)
+        return (low, high) if high > low else (max(0.0, low - 0.1), min(1.0, high + 0.1))
+
+    def paintEvent(self, _event) -> None:
+        p = QPainter(self)
+        p.setRenderHint(QPainter.RenderHint.Antialiasing)
+        p.fillRect(self.rect(), QColor("white"))
+        area = QRectF(48, 28, max(10, self.width() - 64), max(10, self.height() - 62))
+        p.setPen(QColor("#333333"))
+        p.drawText(QRectF(8, 4, self.width() - 16, 20), Qt.AlignmentFlag.AlignLeft,
+                   "Plan score after each night (mean of node F1 and argument F1)")
+        self._legend(p)
+        if not self.nights:
+            p.setPen(QColor("#777777"))
+            p.drawText(area, Qt.AlignmentFlag.AlignCenter,
+                       "No night has been evaluated yet. Learn now trains one.")
+            return
+        low, high = self._range()
+        n = len(self.nights)
+
+        def at(i: int, v: float) -> QPointF:
+            x = area.left() + (area.width() * (i + 0.5) / n)
+            y = area.bottom() - (v - low) / (high - low) * area.height()
+            return QPointF(x, y)
+
+        p.setPen(QPen(QColor("#dddddd")))
+        steps = round((high - low) * 10)
+        for k in range(steps + 1):
+            v = low + k * (high - low) / max(1, steps)
+            y = at(0, v).y()
+            p.drawLine(QPointF(area.left(), y), QPointF(area.right(), y))
+            p.setPen(QColor("#666666"))
+            p.drawText(QRectF(0, y - 8, 42, 16), Qt.AlignmentFlag.AlignRight, f"{v:.1f}")
+            p.setPen(QPen(QColor("#dddddd")))
+        p.setPen(QColor("#666666"))
+        every = max(1, n // 8)
+        for i, r in enumerate(self.nights):
+            if i % every == 0:
+                label = night_time(r.get("night", ""))[5:10]
+                x = at(i, low).x()
+                p.drawText(QRectF(x - 30, area.bottom() + 4, 60, 16),
+                           Qt.AlignmentFlag.AlignHCenter, label)
+        for split, colour in (("user", USER_COLOUR), ("general", GENERAL_COLOUR)):
+            pts = self.points(split)
+            p.setPen(QPen(colour, 2))
+            for (i, a), (j, b) in zip(pts, pts[1:]):
+                p.drawLine(at(i, a), at(j, b))
+            for i, v in pts:
+                kept = outcome(self.nights[i]) == "kept"
+                p.setBrush(QBrush(colour) if kept else QBrush(QColor("white")))
+                p.drawEllipse(at(i, v), 4.5, 4.5)
+        p.end()
+
+    def _legend(self, p: QPainter) -> None:
+        x = self.width() - 360
+        for label, colour in (("your plans", USER_COLOUR), ("general", GENERAL_COLOUR)):
+            p.setPen(QPen(colour, 2))
+            p.drawLine(QPointF(x, 14), QPointF(x + 18, 14))
+            p.setPen(QColor("#333333"))
+            p.drawText(QPointF(x + 22, 18), label)
+            x += 100
+        p.setPen(QPen(QColor("#555555"), 1.5))
+        p.setBrush(QBrush(QColor("#555555")))
+        p.drawEllipse(QPointF(x + 4, 14), 4, 4)
+        p.drawText(QPointF(x + 12, 18), "kept")
+        p.setBrush(QBrush(QColor("white")))
+        p.drawEllipse(QPointF(x + 56, 14), 4, 4)
+        p.drawText(QPointF(x + 64, 18), "rejected")
+
+
+# ----- the window
+class LearningWindow(QDialog):
+    """`runner`: the main window's NightRunner (one night at a time). `base_model`: model id →
+    GGUF path (the registry's, resolved off the UI thread). `current_model`: the settings'
+    model id, for "Use base model"."""
+
+    def __init__(self, runner, current_model: Callable[[], str],
+                 base_model: Callable[[str], Path] | None = None, parent=None):
+        super().__init__(parent)
+        self.runner = runner
+        self.current_model = current_model
+        self.base_model = base_model or _registry_path
+        self.history: list[dict] = []
+        self._switching = False
+        self.setWindowTitle("Learning — what Hearth learnt from your plans")
+        self.setObjectName("learningWindow")
+        self.resize(900, 620)
+        layout = QVBoxLayout(self)
+        self.active_label = QLabel(objectName="activeAdapter", wordWrap=True)
+        self.active_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.active_label)
+        self.chart = ScoresChart(self)
+        layout.addWidget(self.chart)
+        self.model = NightsTableModel(self)
+        self.table = QTableView(objectName="nightsTable")
+        self.table.setModel(self.model)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.verticalHeader().setVisible(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
+        layout.addWidget(self.table, 1)
+
+        row = QHBoxLayout()
+        self.use_button = QPushButton("Use this adapter", objectName="useAdapter")
+        self.base_button = QPushButton("Use base model", objectName="useBase")
+        self.learn_button = QPushButton("Learn now", objectName="learnNow")
+        self.cancel_button = QPushButton("Cancel", objectName="cancelNight")
+        for b in (self.use_button, self.base_button):
+            row.addWidget(b)
+        row.addStretch(1)
+        row.addWidget(self.learn_button)
+        row.addWidget(self.cancel_button)
+        layout.addLayout(row)
+        progress_row = QHBoxLayout()
+        self.stage_label = QLabel(objectName="nightStage")
+        self.progress = QProgressBar(objectName="nightProgress", maximumWidth=260)
+        self.progress.setRange(0, 100)
+        progress_row.addWidget(self.stage_label, 1)
+        progress_row.addWidget(self.progress)
+        layout.addLayout(progress_row)
+        self.status = QLabel(objectName="learningStatus", wordWrap=True)
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        layout.addWidget(self.status)
+
+        self.table.selectionModel().selectionChanged.connect(self._update_buttons)
+        self.use_button.clicked.connect(self.use_selected)
+        self.base_button.clicked.connect(lambda: self.use(None))
+        self.learn_button.clicked.connect(self.learn_now)
+        self.cancel_button.clicked.connect(self.runner.cancel)
+        runner.started.connect(self._on_started)
+        runner.event.connect(self._on_event)
+        runner.finished.connect(self._on_finished)
+        runner.paused_changed.connect(self._on_paused)
+        self.refresh()
+        self._show_running(runner.running)
+        if runner.running and runner.last_event:
+            self._on_event(runner.last_event)
+
+    # ----- reading the history
+    def refresh(self) -> None:
+        from sync.learning import nightly
+
+        try:
+            self.history = nightly.history()
+            active = nightly.active_adapter()
+        except (OSError, ValueError) as exc:  # a damaged history.jsonl: say so, keep the window
+            self.history, active = [], None
+            self._say(f"The learning history could not be read: {exc}", error=True)
+        chosen = (self.selected() or {}).get("night")
+        self.model.active = active
+        self.model.set_rows(list(reversed(self.history)))  # newest first
+        for row, record in enumerate(self.model.rows):  # the selection survives a refresh
+            if chosen and record.get("night") == chosen:
+                self.table.selectRow(row)
+        self.chart.set_history(self.history)
+        self.active_label.setText("<b>Now using:</b> " + self.active_text(active))
+        self._update_buttons()
+
+    def active_text(self, active: Path | None) -> str:
+        if active is None:
+            return "Base model (no adapter)"
+        for record in reversed(self.history):
+            if same_file(record.get("adapter"), active):
+                text = describe_night(record)
+                model = record.get("model")
+                if model and model != self.current_model():
+                    text += (f" (trained for {model}; with {self.current_model()} the base "
+                             "model answers)")
+                return text
+        return f"Adapter {Path(active).name} (not in the learning history)"
+
+    def selected(self) -> dict | None:
+        rows = self.table.selectionModel().selectedRows()
+        return self.model.rows[rows[0].row()] if rows else None
+
+    def _update_buttons(self, *_args) -> None:
+        record = self.selected()
+        idle = not self._switching
+        self.use_button.setEnabled(idle and bool(record and record.get("adapter")))
+        self.base_button.setEnabled(idle and self.model.active is not None)
+        self.use_button.setToolTip("" if record is None or record.get("adapter") else
+                                   "This night has no adapter (it did not train).")
+
+    # ----- switching adapters
+    def use_selected(self) -> None:
+        record = self.selected()
+        if record and record.get("adapter"):
+            self.use(record)
+
+    def use(self, record: dict | None) -> None:
+        """Make a night's adapter active (None: the base model alone), checked and switched
+        off the UI thread; a refused adapter leaves the active one as it was."""
+        from sync.learning import nightly
+
+        night = record.get("night") if record else None
+        model = (record.get("model") if record else None) or self.current_model()
+        what = f"night {night_time(night)}'s adapter" if night else "the base model"
+        self._switching = True
+        self._update_buttons()
+        self._say(f"Switching to {what}…")
+
+        def work():
+            nightly.rollback(night, self.base_model(model))
+
+        def done(_result):
+            self._switching = False
+            self.refresh()
+            self._say(f"Now using {what}. The next answer uses it.")
+
+        def failed(exc: BaseException):
+            self._switching = False
+            self.refresh()
+            self._say(f"Could not switch to {what}: {exc} Still using: "
+                      f"{self.active_text(self.model.active)}", error=True)
+
+        run_in_background(self, work, done, failed)
+
+    # ----- a night
+    def learn_now(self) -> None:
+        try:
+            started = self.runner.start("Learn now")
+        except Exception as exc:  # noqa: BLE001 - the process could not start: say why
+            self._say(f"Learning could not start: {exc}", error=True)
+            return
+        if not started:
+            self._say("A night is already running; only one runs at a time.")
+
+    def _show_running(self, running: bool) -> None:
+        self.learn_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        self.progress.setVisible(running)
+        if not running:
+            self.stage_label.clear()
+
+    def _on_started(self, why: str) -> None:
+        self._show_running(True)
+        self.progress.setValue(0)
+        self.stage_label.setText("Starting the night…" if why == "Learn now"
+                                 else "An automatic night started…")
+        self._say("")
+
+    def _on_event(self, event: dict) -> None:
+        kind = event.get("event")
+        if kind == "stage":
+            stage = event.get("stage", "")
+            self.stage_label.setText(f"{stage.capitalize()}: {event.get('message', '')}")
+        elif kind == "progress":
+            self.progress.setValue(round(100 * float(event.get("fraction") or 0)))
+            self.progress.setFormat(event.get("message") or "%p%")
+
+    def _on_paused(self, paused: bool) -> None:
+        if paused:
+            self.stage_label.setText(self.stage_label.text().split(" (paused")[0]
+                                     + " (paused while Hearth answers)")
+        else:
+            self.stage_label.setText(self.stage_label.text().split(" (paused")[0])
+
+    def _on_finished(self, event: dict) -> None:
+        self._show_running(False)
+        self.refresh()
+        self._say(result_text(event), error=event.get("event") == "error"
+                  and not event.get("cancelled"))
+
+    def _say(self, text: str, error: bool = False) -> None:
+        self.status.setText(text)
+        self.status.setStyleSheet(ERROR_STYLE if error else "")
+
+
+def _registry_path(model_id: str) -> Path:
+    from agent.model_registry import get_model
+
+    return get_model(model_id).resolve()
