@@ -7,6 +7,7 @@ model starts, the partial answer is flushed while it streams.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -23,6 +24,8 @@ from agent.model_registry import ModelFileError, get_model
 from agent.prompts import load_prompt
 from memory.conversations import AttachmentError, AttachmentRecord, ConversationStore, MessageRecord
 from memory.settings import Settings
+
+log = logging.getLogger(__name__)
 
 FLUSH_EVERY_S = 0.5
 REPLAYED_STATUSES = {"done", "stopped", "interrupted"}
@@ -42,13 +45,34 @@ ASKS_TO_SAVE = re.compile(r"\b(remember|save|store|keep|note down|memori[sz]e)\b
 
 
 def llm_from_settings(settings: Settings) -> LLM:
+    """The settings' model, with the adapter nightly learning made active for it (a damaged
+    adapter is left out, with a warning: the base model still answers)."""
     from agent.llama_cpp_llm import LlamaCppLLM
+    from sync.learning import gguf_lora, nightly
+    from sync.learning.hf_twin import TwinError
 
     spec = get_model(settings.model)
     path = spec.resolve()
+    adapter = nightly.active_adapter_for(path)
+    if adapter is not None:
+        try:
+            gguf_lora.check_adapter(adapter, path)
+        except (gguf_lora.AdapterError, TwinError, OSError) as exc:
+            log.warning("Not using the learned adapter %s: %s", adapter, exc)
+            adapter = None
     return LlamaCppLLM(path, name=spec.id, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
                        reinstall_hint=f"Reinstall it with: {spec.install_hint}",
-                       chat_template=spec.chat_template)
+                       chat_template=spec.chat_template, lora_path=adapter)
+
+
+def active_learning_state() -> str:
+    """What nightly learning made active (a change means: load the model again)."""
+    from sync.learning import nightly
+
+    try:
+        return (nightly.learning_dir() / "active.json").read_text(encoding="utf-8")
+    except OSError:
+        return ""
 
 
 class Assistant:
@@ -88,7 +112,7 @@ class Assistant:
 
     def _key(self) -> tuple:
         s = self.settings
-        return (s.model, s.n_threads, s.n_ctx)
+        return (s.model, s.n_threads, s.n_ctx, active_learning_state())
 
     @property
     def model_loaded(self) -> bool:

@@ -46,10 +46,11 @@ def main(argv: list[str] | None = None) -> int:
     forget = faces_sub.add_parser("forget", help="delete every enrolled photo of a person")
     forget.add_argument("name")
 
-    from app import cloud_cli, memory_cli
+    from app import cloud_cli, learning_cli, memory_cli
 
     memory_cli.add_parser(sub)
     cloud_cli.add_parsers(sub)
+    learning_cli.add_parser(sub)
     _add_bench_parser(sub)
 
     sub.add_parser("gui", help="open the window (the default)")
@@ -73,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         return cloud_cli.run_cloud(args)
     if args.command == "outbox":
         return cloud_cli.run_outbox(args)
+    if args.command == "learn":
+        return learning_cli.run(args)
     from app.gui import run_gui
 
     return run_gui()

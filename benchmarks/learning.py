@@ -33,10 +33,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from sync.learning.train import LEAN  # noqa: E402  (after the path: run as a script)
+
 PRESETS = {
     "default": {},
-    "lean": {"rank": 8, "alpha": 16.0, "top_layers": 8, "gradient_checkpointing": True,
-             "dtype": "bfloat16", "micro_batch": 2},
+    "lean": LEAN,
 }
 
 

@@ -45,6 +45,14 @@ class Settings(BaseModel):
     # Whether the cloud's answers may be used to train the local model (stored either way,
     # anonymized; the flag travels with each training example).
     cloud_training_consent: bool = False
+    # Nightly learning (sync/learning/): an automatic night starts inside these hours (local
+    # time, may wrap past midnight) once the user has been idle this long, on mains power
+    # only unless told otherwise, and only when there are new examples to learn from.
+    learning_auto: bool = True
+    learning_hours: str = Field(default="01:00-06:00", pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")
+    learning_power_only: bool = True
+    learning_idle_minutes: int = Field(default=15, ge=0, le=24 * 60)
+    learning_memory_mib: int = Field(default=4096, ge=1024, le=262144)
 
 
 def load_settings(db: Database) -> Settings:

@@ -24,13 +24,14 @@ import time
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from memory import paths
 from sync.learning import examples as ex
 from sync.learning import gguf_lora, train
+from sync.learning.hf_twin import TwinError
 
-MIN_EXAMPLES = 8
+MIN_EXAMPLES = 4
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -41,8 +42,9 @@ class LearningError(RuntimeError):
 @dataclass
 class NightResult:
     night: str
-    status: str  # done | skipped | failed | memory | killed
+    status: str  # done | skipped | failed | memory | killed | cancelled
     reason: str = ""
+    model: str = ""  # the registry id of the base model
     n_examples: int = 0
     n_sequences: int = 0
     skipped_records: list[dict] = field(default_factory=list)
@@ -51,6 +53,8 @@ class NightResult:
     peak_rss_mib: float | None = None
     losses: list[float] = field(default_factory=list)
     resumed_from: int | None = None
+    kept: bool = False  # this night's adapter became the active one
+    gate: dict[str, Any] | None = None  # sync.learning.gate: scores before/after, decision
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -69,7 +73,8 @@ def _now_id() -> str:
 def prepare(records: Sequence[dict], model_path: Path | str, config: train.TrainConfig, *,
             night: str | None = None, min_examples: int = MIN_EXAMPLES,
             general: int | None = None, general_ratio: float = 0.25,
-            replay_ratio: float = 0.25) -> tuple[Path | None, NightResult]:
+            replay_ratio: float = 0.25,
+            extra: dict | None = None) -> tuple[Path | None, NightResult]:
     """Build tonight's job folder. Returns (job folder, result so far); the folder is None when
     the night is skipped (too few usable examples), with the reason in the result."""
     from agent.llama_cpp_llm import LlamaCppLLM
@@ -108,29 +113,70 @@ def prepare(records: Sequence[dict], model_path: Path | str, config: train.Train
         tokenizer.close()
     job_dir = learning_dir() / "nights" / night
     train.write_job(job_dir, model_path, config, sequences,
-                    extra={"night": night, "task_examples": [e.to_dict() for e in built.examples]})
+                    extra={**(extra or {}), "night": night,
+                           "task_examples": [e.to_dict() for e in built.examples]})
     result.n_sequences = len(sequences)
     result.seconds = {"general_answers": round(t1 - t0, 2),
                       "prepare": round(time.perf_counter() - t0, 2)}
     return job_dir, result
 
 
-def run_training(job_dir: Path, *, timeout: float | None = None) -> subprocess.CompletedProcess:
-    """The training process for a job (resumes from its checkpoint if it has one)."""
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false",
-           # glibc keeps freed activation buffers in its arenas: RSS crept up by ~1 GiB over
-           # a 50-example night. Big blocks straight from mmap go back to the OS when freed.
-           "MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "1048576"}
+def _training_env() -> dict[str, str]:
+    return {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false",
+            # glibc keeps freed activation buffers in its arenas: RSS crept up by ~1 GiB over
+            # a 50-example night. Big blocks straight from mmap go back to the OS when freed.
+            "MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "1048576"}
+
+
+def run_training(job_dir: Path, *, timeout: float | None = None,
+                 on_step: Callable[[dict], None] | None = None,
+                 poll_s: float = 1.0) -> subprocess.CompletedProcess:
+    """The training process for a job (resumes from its checkpoint if it has one).
+    `on_step` gets each new line of the job's step log ({"step", "of", "loss", ...})."""
+    log_path = job_dir / train.LOG
+    seen = len(log_path.read_text(encoding="utf-8").splitlines()) if log_path.is_file() else 0
+
+    def new_steps() -> None:
+        nonlocal seen
+        if on_step is None or not log_path.is_file():
+            return
+        lines = log_path.read_text(encoding="utf-8").splitlines()
+        for line in lines[seen:]:
+            try:
+                on_step(json.loads(line))
+            except json.JSONDecodeError:  # a line being written: read it next time
+                return
+            seen += 1
+
+    proc = subprocess.Popen([sys.executable, "-m", "sync.learning.train", str(job_dir)],
+                            cwd=ROOT, env=_training_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    deadline = None if timeout is None else time.monotonic() + timeout
     try:
-        return subprocess.run([sys.executable, "-m", "sync.learning.train", str(job_dir)],
-                              cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:  # run() has killed it; the checkpoint stays for resume()
-        return subprocess.CompletedProcess([], -9, "", f"The training ran past its time "
-                                                       f"limit of {timeout:.0f} s and was stopped.")
+        while True:
+            try:
+                out, err = proc.communicate(timeout=poll_s)
+                break
+            except subprocess.TimeoutExpired:
+                new_steps()
+                if deadline is not None and time.monotonic() > deadline:
+                    proc.kill()  # the checkpoint stays for resume()
+                    proc.communicate()
+                    return subprocess.CompletedProcess(
+                        proc.args, -9, "", f"The training ran past its time limit of "
+                                           f"{timeout:.0f} s and was stopped.")
+    except BaseException:  # the night itself is being stopped: don't leave the trainer behind
+        proc.kill()
+        proc.wait()
+        raise
+    new_steps()
+    return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
-def finish(job_dir: Path, result: NightResult, proc: subprocess.CompletedProcess) -> NightResult:
-    """Read the training result; keep a checked adapter under adapters/; record the night."""
+def finish(job_dir: Path, result: NightResult, proc: subprocess.CompletedProcess, *,
+           record: bool = True) -> NightResult:
+    """Read the training result; keep a checked adapter under adapters/; record the night
+    (unless `record` is False: the caller gates the adapter first and records it then)."""
     result_path = job_dir / train.RESULT
     trained = json.loads(result_path.read_text(encoding="utf-8")) if result_path.is_file() else {}
     if proc.returncode != 0 or trained.get("status") != "done":
@@ -144,10 +190,11 @@ def finish(job_dir: Path, result: NightResult, proc: subprocess.CompletedProcess
             f"the training process ended with code {proc.returncode}"
         result.reason += " The active adapter is unchanged."
         result.peak_rss_mib = trained.get("peak_rss_mib")
-        _record(result)
+        if record:
+            record(result)
         return result
     job = json.loads((job_dir / train.JOB).read_text(encoding="utf-8"))
-    adapter = learning_dir() / "adapters" / f"{result.night}.gguf"
+    adapter = adapter_of(result.night)
     adapter.parent.mkdir(parents=True, exist_ok=True)
     produced = job_dir / train.ADAPTER
     gguf_lora.check_adapter(produced, job["base"])
@@ -168,7 +215,8 @@ def finish(job_dir: Path, result: NightResult, proc: subprocess.CompletedProcess
     result.seconds.update({k: trained[k] for k in ("load_seconds", "train_seconds",
                                                     "convert_seconds", "cpu_seconds")
                            if k in trained})
-    _record(result)
+    if record:
+        record(result)
     return result
 
 
@@ -178,7 +226,7 @@ def run_night(records: Sequence[dict], model_path: Path | str,
     config = config or train.TrainConfig()
     job_dir, result = prepare(records, model_path, config, **prepare_kwargs)
     if job_dir is None:
-        _record(result)
+        record(result)
         return result
     return finish(job_dir, result, run_training(job_dir, timeout=timeout))
 
@@ -202,7 +250,8 @@ def resume(job_dir: Path, *, timeout: float | None = None) -> NightResult:
     return finish(job_dir, result, run_training(job_dir, timeout=timeout))
 
 
-def _record(result: NightResult) -> None:
+def record(result: NightResult) -> None:
+    """Append the night to history.jsonl (what the learning window shows)."""
     line = {**result.to_dict(), "recorded": datetime.now(timezone.utc).isoformat()}
     with open(learning_dir() / "history.jsonl", "a", encoding="utf-8") as f:
         f.write(json.dumps(line, ensure_ascii=False) + "\n")
@@ -221,6 +270,44 @@ def active_adapter() -> Path | None:
         return None
     adapter = json.loads(path.read_text(encoding="utf-8")).get("adapter")
     return Path(adapter) if adapter else None
+
+
+def active_adapter_for(model_path: Path | str) -> Path | None:
+    """The active adapter if it was trained on this model file (after a switch to another
+    model it stays on record, unused) and is still on disk."""
+    path = learning_dir() / "active.json"
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except ValueError:
+        return None
+    adapter = data.get("adapter")
+    if not adapter or Path(data.get("base_model", "")).resolve() != Path(model_path).resolve():
+        return None
+    return Path(adapter) if Path(adapter).is_file() else None
+
+
+def adapter_of(night: str) -> Path:
+    return learning_dir() / "adapters" / f"{night}.gguf"
+
+
+def rollback(night: str | None, base_model: Path | str) -> Path | None:
+    """Make an earlier night's adapter the active one (None: the base model alone).
+    Raises LearningError when that adapter is gone or damaged; the active one is kept then."""
+    if night is None:
+        activate(None, base_model)
+        return None
+    adapter = adapter_of(night)
+    if not adapter.is_file():
+        raise LearningError(f"Night {night} has no adapter on disk (it was not trained, or the "
+                            f"file was removed); the active adapter is unchanged.")
+    try:
+        activate(adapter, base_model)
+    except (gguf_lora.AdapterError, TwinError, OSError) as exc:
+        raise LearningError(f"Night {night}'s adapter can't be used: {exc} The active adapter "
+                            f"is unchanged.") from exc
+    return adapter
 
 
 def activate(adapter: Path | str | None, base_model: Path | str) -> None:

@@ -52,6 +52,8 @@ class TrainConfig:
     lr: float = 2e-4
     epochs: float = 1.0  # passes over the sequences; `steps` overrides
     steps: int | None = None
+    # a handful of examples is still worth a few updates: one epoch of 5 would be one step
+    min_steps: int = 1
     batch_size: int = 8  # sequences per optimizer step
     micro_batch: int = 4  # sequences per forward pass (memory vs speed)
     max_len: int = 1024  # longer sequences lose the start of their prompt
@@ -75,6 +77,11 @@ class TrainConfig:
         if bad:
             raise ValueError(f"Unknown target modules {bad}; choose from {', '.join(ALL_MODULES)}.")
         return cfg
+
+
+# What the app trains with: within the 4 GiB cap on the default model (docs/learning.md).
+LEAN = {"rank": 8, "alpha": 16.0, "top_layers": 8, "gradient_checkpointing": True,
+        "dtype": "bfloat16", "micro_batch": 2}
 
 
 def write_job(job_dir: Path, base: Path | str, config: TrainConfig, sequences: list[dict],
@@ -205,7 +212,8 @@ def train_job(job_dir: Path | str, *, stop_after: int | None = None) -> dict:
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
-    total = config.steps or max(1, math.ceil(config.epochs * len(sequences) / config.batch_size))
+    total = config.steps or max(config.min_steps, 1,
+                                math.ceil(config.epochs * len(sequences) / config.batch_size))
 
     def lr_at(step: int) -> float:  # warm-up, then linear decay to a tenth
         if step < config.warmup_steps:

@@ -1,0 +1,169 @@
+"""The gate: a night's adapter replaces the active one only if the benchmark says it is better.
+
+Both sides are planned by the app's own Planner (one solved example, guided decoding, the app's
+decision whether to plan at all) and scored with the planning benchmark's metrics:
+- the user's held-out examples — labels of this user the adapter never trained on (a fixed
+  fifth of them, chosen by a hash of the request, so a request is held out every night or never);
+- a fixed sample of the Q2A dev split — general planning, where a night must do no damage.
+The decision's number is the plan score: the mean of node F1 and argument-value F1 (which tool,
+and called on what). Kept when the plan score on the user's examples is higher than the active
+model's and the general one is not lower by more than the margin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+MARGIN = 0.03
+HELD_OUT_SHARE = 0.2
+GENERAL_N = 20
+REPORTED = ("node_f1", "edge_f1", "arg_value_f1", "validity")
+
+
+class GateError(RuntimeError):
+    """The gate could not evaluate a model (it then keeps what is active)."""
+
+
+def _hash(text: str) -> int:
+    return int(hashlib.sha256(text.encode("utf-8")).hexdigest()[:8], 16)
+
+
+def split_held_out(records: Sequence[dict], share: float = HELD_OUT_SHARE,
+                   key: Callable[[dict], str] | None = None) -> tuple[list[dict], list[dict]]:
+    """(train, held out): records whose key hashes into the lowest `share` are held out; when
+    none does, the one with the lowest hash (a gate needs at least one example of the user's)."""
+    from sync.learning.examples import record_key
+
+    key = key or record_key
+    if not records:
+        return [], []
+    hashes = [_hash(key(r)) / 0xFFFFFFFF for r in records]
+    held = [i for i, h in enumerate(hashes) if h < share]
+    if not held and len(records) > 1:
+        held = [min(range(len(records)), key=hashes.__getitem__)]
+    held_set = set(held)
+    return ([r for i, r in enumerate(records) if i not in held_set],
+            [r for i, r in enumerate(records) if i in held_set])
+
+
+def general_records(n: int = GENERAL_N) -> list[dict]:
+    """A fixed sample of the Q2A dev split's records the app plans, spread over its scenarios
+    (round-robin over scenarios, each in a stable hashed order)."""
+    from agent.planbench.runner import app_files, app_plans, load_records
+
+    records, _ = load_records("dev")
+    planned = [r for r in records
+               if app_plans(r["instruction"], app_files(r.get("attachments", [])))]
+    by_scenario: dict[str, list[dict]] = {}
+    for r in sorted(planned, key=lambda r: _hash(r["id"])):
+        by_scenario.setdefault(r.get("scenario", ""), []).append(r)
+    out: list[dict] = []
+    while len(out) < n and any(by_scenario.values()):
+        for scenario in sorted(by_scenario):
+            if by_scenario[scenario] and len(out) < n:
+                out.append(by_scenario[scenario].pop(0))
+    return out
+
+
+def plan_score(metrics: dict) -> float:
+    return (metrics["node_f1"] + metrics["arg_value_f1"]) / 2
+
+
+def evaluate(model_path: Path | str, adapter: Path | str | None,
+             sets: dict[str, Sequence[dict]], *, chat_template: str | None = None,
+             n_threads: int | None = None, cancel: threading.Event | None = None,
+             on_record: Callable[[str, int, int], None] | None = None) -> dict[str, dict]:
+    """{set name: {node_f1, edge_f1, arg_value_f1, validity, n, score, seconds}} of the model
+    (with the adapter) planning each set of records, loaded once. Raises GateError when the
+    adapter is refused: an adapter that can't be loaded is never measured as the base model."""
+    import time
+
+    from agent.planbench.runner import predict, score_records
+    from agent.planner import Planner
+    from sync.learning.gguf_lora import llm_with_adapter
+
+    if not sets or not all(sets.values()):
+        raise GateError("Nothing to evaluate on.")
+    kwargs: dict[str, Any] = {"n_ctx": 2048, "chat_template": chat_template}
+    if n_threads:
+        kwargs["n_threads"] = n_threads
+    llm, error = llm_with_adapter(model_path, adapter, **kwargs)
+    if error is not None:
+        llm.close()
+        raise GateError(error)
+    out: dict[str, dict] = {}
+    try:
+        planner = Planner(llm)
+        if planner.decoding == "guided":
+            llm.vocab_masks()
+        pool = planner.examples
+        for name, records in sets.items():
+            start = time.perf_counter()
+            predictions = []
+            for i, rec in enumerate(records):
+                if cancel is not None and cancel.is_set():
+                    raise GateError("The evaluation was cancelled.")
+                planner.examples = [r for r in pool if r["id"] != rec.get("id")]
+                predictions.append(predict(planner, rec))
+                if on_record is not None:
+                    on_record(name, i + 1, len(records))
+            overall = score_records(records, predictions, bertscore=False)["overall"]
+            scores = {k: round(float(overall[k]), 4) for k in REPORTED}
+            scores["n"] = len(records)
+            scores["score"] = round(plan_score(scores), 4)
+            scores["seconds"] = round(time.perf_counter() - start, 1)
+            out[name] = scores
+    finally:
+        llm.close()
+    return out
+
+
+def decide(before: dict, after: dict, margin: float = MARGIN) -> tuple[bool, str]:
+    """(kept, why) from {"user": scores, "general": scores} before and after the night."""
+    ub, ua = before["user"]["score"], after["user"]["score"]
+    gb, ga = before["general"]["score"], after["general"]["score"]
+    if ua <= ub:
+        return False, (f"Rejected: no better on your held-out examples "
+                       f"(plan score {ub:.2f} → {ua:.2f}).")
+    if ga < gb - margin:
+        return False, (f"Rejected: better on your examples ({ub:.2f} → {ua:.2f}) but worse on "
+                       f"general planning ({gb:.2f} → {ga:.2f}, more than the {margin:.2f} "
+                       f"allowed).")
+    return True, (f"Kept: your held-out examples {ub:.2f} → {ua:.2f}, general planning "
+                  f"{gb:.2f} → {ga:.2f}.")
+
+
+class ScoreCache:
+    """Scores of a model + adapter on a set of records, kept between nights: the active model's
+    general score is the same every night until it changes."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    @staticmethod
+    def key(model_path: Path | str, adapter: Path | str | None, records: Sequence[dict]) -> str:
+        ids = json.dumps([[r.get("id"), r.get("instruction"), r.get("plan")] for r in records],
+                         sort_keys=True, ensure_ascii=False)
+        return json.dumps([str(model_path), str(adapter) if adapter else None,
+                           hashlib.sha256(ids.encode("utf-8")).hexdigest()[:16]])
+
+    def _read(self) -> dict:
+        try:
+            return json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+
+    def get(self, key: str) -> dict | None:
+        return self._read().get(key)
+
+    def put(self, key: str, scores: dict) -> None:
+        data = self._read()
+        data[key] = scores
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        tmp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+        tmp.replace(self.path)

@@ -1,0 +1,97 @@
+"""Where a night's labels come from: the `training_examples` table.
+
+Two kinds of rows teach the planner: the cloud's plans (stored by sync.service with the user's
+training consent) and the user's own corrections (a thumbs-down with an edited plan, always
+consented: nothing of it leaves the machine). A cloud row's instruction is the payload's user
+turns — the one solved example and then the request, each as "Request: …\\nFiles: …" — so the
+request is the last of those blocks.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime
+
+from agent.plan import PlanError, parse_plan, validate
+from agent.prompts import load_prompt
+from memory.db import Database
+from sync.labels import TrainingExamples, TrainingRecord
+
+CORRECTION_SOURCE = "user-correction"
+
+
+def _request_pattern() -> re.Pattern:
+    # built from the planner prompt's own template, so a reworded prompt still parses
+    template = load_prompt("planner")["request"]
+    head, _, rest = template.partition("{request}")
+    middle, _, tail = rest.partition("{files}")
+    return re.compile(re.escape(head) + r"(?P<request>.*?)" + re.escape(middle)
+                      + r"(?P<files>[^\n]*)" + re.escape(tail), re.S)
+
+
+def request_turn(request: str, files: list[str]) -> str:
+    """The planner's user turn for a request, as stored in training_examples."""
+    prompts = load_prompt("planner")
+    return prompts["request"].format(request=request.strip(),
+                                     files=", ".join(files) or prompts["no_files"])
+
+
+def parse_request_turn(instruction: str) -> tuple[str, list[str]]:
+    """(request, file names) of the last "Request: … / Files: …" block of a stored instruction;
+    raises ValueError when there is none."""
+    matches = list(_request_pattern().finditer(instruction))
+    if not matches:
+        raise ValueError("The stored instruction holds no planner request.")
+    last = matches[-1]
+    files = last["files"].strip()
+    names = [] if files == load_prompt("planner")["no_files"] else \
+        [f.strip() for f in files.split(",") if f.strip()]
+    return last["request"].strip(), names
+
+
+def to_record(row: TrainingRecord) -> dict:
+    """A planner record {id, instruction, attachments, plan, source} of a stored row; raises
+    ValueError / PlanError when the row can't be one."""
+    request, files = parse_request_turn(row.instruction)
+    plan = parse_plan(row.target)
+    return {"id": f"te-{row.id}", "instruction": request, "attachments": files,
+            "plan": plan.to_dict(), "source": row.source,
+            "created": row.created_at.isoformat() if row.created_at else None}
+
+
+def training_records(db: Database) -> tuple[list[dict], list[dict]]:
+    """(records, left out with the reason): the consented planner rows, oldest first, so a
+    later label (a correction) replaces an earlier one for the same request in dedupe."""
+    records, skipped = [], []
+    for row in TrainingExamples(db).list(consented_only=True, role="planner"):
+        try:
+            records.append(to_record(row))
+        except (ValueError, PlanError) as exc:
+            skipped.append({"id": f"te-{row.id}", "reason": str(exc)})
+    return records, skipped
+
+
+def count_since(db: Database, since: datetime | None) -> int:
+    """Consented planner rows stored after `since` (all of them for None): whether a night
+    has anything new to learn."""
+    rows = TrainingExamples(db).list(consented_only=True, role="planner")
+    if since is None:
+        return len(rows)
+    since = since.replace(tzinfo=None)  # the table stores naive UTC
+    return sum(1 for r in rows if r.created_at and r.created_at > since)
+
+
+def save_correction(db: Database, request: str, files: list[str],
+                    plan: dict | str) -> TrainingRecord:
+    """The user's corrected plan for `request` (with these attached files) as a label.
+    Raises PlanError, saying what is wrong, when the plan is not one Hearth could run."""
+    if not request.strip():
+        raise PlanError("The correction needs the request it answers.")
+    text = plan if isinstance(plan, str) else json.dumps(plan, ensure_ascii=False)
+    parsed = parse_plan(text)
+    validate(parsed, attachments=list(files), max_tasks=6)
+    if not parsed.tasks:
+        raise PlanError("The plan has no tasks; a correction needs at least one expert call.")
+    return TrainingExamples(db).add("planner", request_turn(request, files), parsed.to_json(),
+                                    CORRECTION_SOURCE, True)

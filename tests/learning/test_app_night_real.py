@@ -1,0 +1,95 @@
+"""A night for the app's user on the real SmolLM2-135M: labels from the database, training in
+its own process, the gate on held-out and general examples, kept or rejected — and the app
+then answering with whatever the gate left active."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from agent.planbench.runner import app_files, app_plans, load_records
+from memory.settings import Settings, save_settings
+from sync.labels import TrainingExamples
+from sync.learning import app_night, gate, nightly, source, train
+
+pytestmark = pytest.mark.real_model
+TINY = {"steps": 2, "min_steps": 2, "batch_size": 4, "micro_batch": 2, "nice": 0}
+
+
+def _label(db, n: int) -> list[dict]:
+    """n cloud-style planner labels from the Q2A train split (as sync.service stores them)."""
+    records, _ = load_records("train")
+    records = [r for r in records
+               if app_plans(r["instruction"], app_files(r.get("attachments", [])))][:n]
+    te = TrainingExamples(db)
+    for r in records:
+        stored = "Request: an earlier request\nFiles: none\n\n" + source.request_turn(
+            r["instruction"], r.get("attachments", []))
+        te.add("planner", stored, json.dumps(r["plan"]), "cloud:teacher", True)
+    return records
+
+
+def test_too_few_labels_skip_the_night_with_a_reason(db, smollm2_path):
+    save_settings(db, Settings(model="smollm2-135m"))
+    _label(db, 2)
+    events = []
+    result = app_night.run(db, Settings(model="smollm2-135m"), emit=events.append)
+    assert result.status == "skipped" and "needs" in result.reason
+    assert nightly.history()[-1]["status"] == "skipped"
+    assert not (nightly.learning_dir() / "nights").exists()  # nothing loaded, nothing trained
+
+
+def test_learn_now_trains_gates_and_the_app_uses_what_the_gate_kept(db, smollm2_path):
+    from agent.assistant import Assistant, llm_from_settings
+    from memory.conversations import ConversationStore
+
+    settings = Settings(model="smollm2-135m")
+    save_settings(db, settings)
+    _label(db, 6)
+    events = []
+    result = app_night.run(db, settings, emit=events.append, config_overrides=TINY, general_n=2)
+    assert result.status == "done", result.reason
+    stages = [e["stage"] for e in events if e["event"] == "stage"]
+    assert stages[-3:] == ["train", "evaluate", "decide"]
+    fractions = [e["fraction"] for e in events if e["event"] == "progress"]
+    assert fractions == sorted(fractions) and fractions[-1] > 0.9
+    night = nightly.history()[-1]
+    assert night["night"] == result.night and night["model"] == "smollm2-135m"
+    g = night["gate"]
+    assert g["before"]["user"]["n"] >= 1 and g["after"]["general"]["n"] == 2
+    assert len(night["losses"]) == 2
+    kept, why = gate.decide(g["before"], g["after"], g["margin"])
+    assert night["kept"] is kept and night["reason"] == why
+    active = nightly.active_adapter_for(smollm2_path)
+    assert (active is not None) is kept
+    if not kept:  # the user can still choose it in the learning window
+        nightly.rollback(result.night, smollm2_path)
+    store = ConversationStore(db)
+    assistant = Assistant(store, settings, llm_factory=llm_from_settings)
+    try:
+        assert assistant.llm().lora_path == nightly.adapter_of(result.night)
+        nightly.rollback(None, smollm2_path)  # back to the base model: the next call reloads
+        assert assistant.llm().lora_path is None
+    finally:
+        assistant.close()
+
+
+def test_an_interrupted_night_is_resumed_by_the_next_one(db, smollm2_path):
+    settings = Settings(model="smollm2-135m")
+    save_settings(db, settings)
+    _label(db, 6)
+    # a night that got as far as its job (then the machine went off)
+    records, _ = source.training_records(db)
+    train_records, held = gate.split_held_out(records)
+    job_dir, first = nightly.prepare(train_records, smollm2_path,
+                                     app_night.night_config(settings, TINY), min_examples=1,
+                                     extra={"app": True, "model": "smollm2-135m",
+                                            "held_out": held})
+    assert nightly.unfinished() == [job_dir]
+    events = []
+    result = app_night.run(db, settings, emit=events.append, general_n=1)
+    assert any("Resuming" in e.get("message", "") for e in events)
+    assert result.night == first.night and result.status == "done"
+    assert nightly.unfinished() == []
+    assert (job_dir / train.RESULT).is_file()

@@ -1,0 +1,206 @@
+"""The parts around a night, without a model: where labels come from, the gate's rules, the
+schedule, the night's process (a stand-in script), rollback's refusals."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+import time
+from datetime import datetime, timedelta
+
+import psutil
+import pytest
+
+from agent.plan import PlanError
+from memory.settings import Settings
+from sync.labels import TrainingExamples
+from sync.learning import gate, nightly, schedule, source
+from sync.learning.process import NightProcess
+
+PLAN = {"steps": ["Transcribe the memo"],
+        "tasks": [{"task": "speech-to-text", "id": 0, "dep": [-1], "args": {"audio": "memo.wav"}}]}
+
+
+# --- labels ----------------------------------------------------------------------------------
+
+def test_a_cloud_label_becomes_the_request_it_answers_not_the_solved_example(db):
+    stored = ("Request: what is in this photo?\nFiles: cat.jpg\n\n"
+              + source.request_turn("What did I say in memo.wav?", ["memo.wav"]))
+    TrainingExamples(db).add("planner", stored, json.dumps(PLAN), "cloud:big", True)
+    records, skipped = source.training_records(db)
+    assert skipped == []
+    assert records[0]["instruction"] == "What did I say in memo.wav?"
+    assert records[0]["attachments"] == ["memo.wav"]
+    assert records[0]["plan"]["tasks"][0]["task"] == "speech-to-text"
+
+
+def test_labels_without_consent_or_unreadable_are_left_out(db):
+    te = TrainingExamples(db)
+    te.add("planner", source.request_turn("hi", []), json.dumps(PLAN), "cloud:big", False)
+    te.add("planner", "no request block here", json.dumps(PLAN), "cloud:big", True)
+    te.add("planner", source.request_turn("x", []), "not json at all", "cloud:big", True)
+    records, skipped = source.training_records(db)
+    assert records == []
+    assert len(skipped) == 2 and all(s["reason"] for s in skipped)
+
+
+def test_a_correction_is_checked_then_stored_as_a_consented_label(db):
+    with pytest.raises(PlanError, match="not an attached file"):
+        source.save_correction(db, "What did I say?", ["memo.wav"],
+                               {**PLAN, "tasks": [{**PLAN["tasks"][0], "args": {"audio": "x.wav"}}]})
+    with pytest.raises(PlanError):
+        source.save_correction(db, "What did I say?", ["memo.wav"], "{not json")
+    with pytest.raises(PlanError, match="no tasks"):
+        source.save_correction(db, "What did I say?", ["memo.wav"], {"steps": [], "tasks": []})
+    row = source.save_correction(db, "What did I say?", ["memo.wav"], json.dumps(PLAN))
+    assert row.source == "user-correction" and row.consent and row.role == "planner"
+    records, _ = source.training_records(db)
+    assert records[0]["instruction"] == "What did I say?"
+    assert source.count_since(db, None) == 1
+    assert source.count_since(db, datetime.utcnow() + timedelta(minutes=1)) == 0
+    assert source.count_since(db, datetime.utcnow() - timedelta(minutes=1)) == 1
+
+
+# --- the gate's rules --------------------------------------------------------------------------
+
+def _recs(n):
+    return [{"id": str(i), "instruction": f"request number {i}", "attachments": []} for i in range(n)]
+
+
+def test_held_out_examples_are_the_same_every_night_and_never_none():
+    recs = _recs(40)
+    train, held = gate.split_held_out(recs)
+    assert 3 <= len(held) <= 14 and len(train) + len(held) == 40
+    # a night later, with more labels, the same requests are still held out
+    _, held_later = gate.split_held_out(recs + _recs(60)[40:])
+    assert {r["id"] for r in held} <= {r["id"] for r in held_later}
+    for n in (2, 3, 5):
+        assert len(gate.split_held_out(_recs(n))[1]) >= 1
+
+
+def _scores(user, general):
+    return {"user": {"score": user}, "general": {"score": general}}
+
+
+def test_kept_only_when_better_for_the_user_and_not_worse_beyond_the_margin():
+    assert gate.decide(_scores(0.5, 0.6), _scores(0.7, 0.59))[0] is True
+    kept, why = gate.decide(_scores(0.5, 0.6), _scores(0.5, 0.9))
+    assert not kept and "no better" in why
+    kept, why = gate.decide(_scores(0.5, 0.6), _scores(0.9, 0.5))
+    assert not kept and "worse on general" in why
+
+
+def test_general_sample_is_fixed_and_spread_over_scenarios():
+    a, b = gate.general_records(9), gate.general_records(9)
+    assert [r["id"] for r in a] == [r["id"] for r in b]
+    assert len({r["scenario"] for r in a}) >= 3
+
+
+# --- the schedule ----------------------------------------------------------------------------
+
+NIGHT = datetime(2026, 12, 2, 2, 30)
+
+
+@pytest.mark.parametrize("changes, now, idle, power, last, new, want, why", [
+    ({}, NIGHT, 3600, None, None, 3, True, "new examples"),
+    ({"learning_auto": False}, NIGHT, 3600, None, None, 3, False, "off"),
+    ({}, NIGHT.replace(hour=14), 3600, None, None, 3, False, "Outside"),
+    ({}, NIGHT, 3600, False, None, 3, False, "battery"),
+    ({"learning_power_only": False}, NIGHT, 3600, False, None, 3, True, "new examples"),
+    ({}, NIGHT, 60, True, None, 3, False, "idle"),
+    ({}, NIGHT, 3600, True, NIGHT - timedelta(hours=2), 3, False, "Already"),
+    ({}, NIGHT, 3600, True, NIGHT - timedelta(days=1), 0, False, "Nothing new"),
+    ({"learning_hours": "22:00-03:00"}, NIGHT, 3600, True, None, 1, True, "new examples"),
+    ({"learning_hours": "22:00-02:00"}, NIGHT, 3600, True, None, 1, False, "Outside"),
+])
+def test_an_automatic_night_starts_only_when_due(changes, now, idle, power, last, new, want, why):
+    settings = Settings(**changes)
+    due, reason = schedule.due(now, settings, idle_seconds=idle, on_power=power,
+                               last_night=last, new_examples=new)
+    assert due is want and why in reason
+
+
+# --- the night's process -----------------------------------------------------------------------
+
+def _script(tmp_path, body: str):
+    path = tmp_path / "night.py"
+    path.write_text(textwrap.dedent(body))
+    return [sys.executable, str(path)]
+
+
+def _collect(proc, timeout=30):
+    events = []
+    proc.start(events.append)
+    proc.wait(timeout)
+    return events
+
+
+def test_events_are_read_and_noise_ignored(tmp_path):
+    argv = _script(tmp_path, """
+        import json
+        print("some library chatter")
+        print(json.dumps({"event": "progress", "fraction": 0.5, "message": "half"}), flush=True)
+        print(json.dumps({"event": "done", "night": {"status": "skipped"}}), flush=True)
+    """)
+    events = _collect(NightProcess(argv))
+    assert [e["event"] for e in events] == ["progress", "done"]
+
+
+def test_a_process_that_dies_without_a_result_reports_an_error(tmp_path):
+    argv = _script(tmp_path, """
+        import sys
+        print("Traceback: boom", file=sys.stderr)
+        sys.exit(3)
+    """)
+    events = _collect(NightProcess(argv))
+    assert events[-1]["event"] == "error"
+    assert "exit code 3" in events[-1]["message"] and "boom" in events[-1]["message"]
+
+
+def test_pause_stops_the_night_and_its_children_and_cancel_ends_it(tmp_path):
+    argv = _script(tmp_path, """
+        import subprocess, sys, time, json
+        child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+        print(json.dumps({"event": "stage", "stage": "train", "message": str(child.pid)}), flush=True)
+        time.sleep(60)
+    """)
+    events = []
+    proc = NightProcess(argv)
+    proc.start(events.append)
+    for _ in range(100):
+        if events:
+            break
+        time.sleep(0.1)
+    child = psutil.Process(int(events[0]["message"]))
+    parent = psutil.Process(proc._proc.pid)
+    proc.pause()
+    time.sleep(0.3)
+    assert parent.status() == psutil.STATUS_STOPPED and child.status() == psutil.STATUS_STOPPED
+    proc.resume()
+    time.sleep(0.3)
+    assert parent.status() != psutil.STATUS_STOPPED and child.status() != psutil.STATUS_STOPPED
+    proc.pause()
+    proc.cancel(grace_s=5)  # a paused night can still be cancelled
+    assert not proc.running
+    proc.wait(5)
+    assert events[-1]["event"] == "error"
+    with pytest.raises(psutil.NoSuchProcess):
+        for _ in range(50):
+            child.status()
+            time.sleep(0.1)
+
+
+# --- rollback's refusals -----------------------------------------------------------------------
+
+def test_rollback_to_a_missing_or_damaged_adapter_keeps_the_active_one(tmp_path, smollm2_path):
+    nightly.activate(None, smollm2_path)
+    before = (nightly.learning_dir() / "active.json").read_bytes()
+    with pytest.raises(nightly.LearningError, match="no adapter"):
+        nightly.rollback("20260101-000000-000000", smollm2_path)
+    damaged = nightly.adapter_of("20260102-000000-000000")
+    damaged.parent.mkdir(parents=True, exist_ok=True)
+    damaged.write_bytes(b"GGUF" + b"\0" * 100)
+    with pytest.raises(nightly.LearningError, match="can't be used"):
+        nightly.rollback("20260102-000000-000000", smollm2_path)
+    assert (nightly.learning_dir() / "active.json").read_bytes() == before
