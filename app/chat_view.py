@@ -32,7 +32,7 @@ STEP_STATUS = {  # marker, colour
 PLAN_SOURCE = {"model": "planned by the local model", "fallback": "fallback plan",
                "stopped": "stopped while planning"}
 FIXABLE_SOURCES = ("model", "fallback")  # a stopped plan has nothing to correct
-FIX_PLAN_TEXT = "👎 Fix plan…"
+FIX_PLAN_TEXT = "Fix plan…"  # no emoji: many Linux desktops lack an emoji font (a box)
 SHORT_OUTPUT = 90  # characters of a step's result shown while it is collapsed
 
 CLOUD_COLOUR = "#1d6f6a"

@@ -100,6 +100,14 @@ def describe_night(record: dict) -> str:
     return text + (f": {scores_text(record)}" if record.get("gate") else "")
 
 
+def _without_head(text: str, word: str) -> str:
+    """"Cancelled; the active adapter…" after "cancelled —" reads twice: drop the echo."""
+    if text.lower().startswith(word.lower()) and text[len(word):len(word) + 1] in (";", ":", "."):
+        rest = text[len(word) + 1:].strip()
+        return rest[:1].upper() + rest[1:]
+    return text
+
+
 def _gate_reason(record: dict) -> str:
     """The gate's reason without its own "Kept: " / "Rejected: " head."""
     text = why(record)
@@ -161,7 +169,7 @@ class NightsTableModel(RecordsTableModel):
             return None
         result = outcome(r) + (" · active" if is_active else "")
         if why(r) and not r.get("gate"):  # a gated night's reason is its scores (tooltip)
-            result += f" — {why(r)}"
+            result += f" — {_without_head(why(r), outcome(r))}"
         return [night_time(r.get("night", "")), r.get("model") or "", r.get("status", ""),
                 str(r.get("n_examples", "")), before_after(r, "user"),
                 before_after(r, "general"), result][index.column()]
@@ -293,6 +301,7 @@ class LearningWindow(QDialog):
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.table.verticalHeader().setVisible(False)
+        self.table.setWordWrap(False)  # one line a night; the whole reason is in the tooltip
         header = self.table.horizontalHeader()
         header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         header.setSectionResizeMode(len(COLUMNS) - 1, QHeaderView.ResizeMode.Stretch)
@@ -311,7 +320,8 @@ class LearningWindow(QDialog):
         layout.addLayout(row)
         progress_row = QHBoxLayout()
         self.stage_label = QLabel(objectName="nightStage")
-        self.progress = QProgressBar(objectName="nightProgress", maximumWidth=260)
+        self.progress = QProgressBar(objectName="nightProgress", minimumWidth=340,
+                                     maximumWidth=440)
         self.progress.setRange(0, 100)
         progress_row.addWidget(self.stage_label, 1)
         progress_row.addWidget(self.progress)
@@ -444,7 +454,8 @@ class LearningWindow(QDialog):
             self.stage_label.setText(f"{stage.capitalize()}: {event.get('message', '')}")
         elif kind == "progress":
             self.progress.setValue(round(100 * float(event.get("fraction") or 0)))
-            self.progress.setFormat(event.get("message") or "%p%")
+            message = event.get("message")
+            self.progress.setFormat(f"{message} · %p%" if message else "%p%")
 
     def _on_paused(self, paused: bool) -> None:
         if paused:

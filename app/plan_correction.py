@@ -16,6 +16,17 @@ from experts.inputs import kind_of
 CONFIRMATION = "Saved — Hearth learns from your correction in its next night."
 
 
+def plan_text(plan: dict | None) -> str:
+    """The plan as JSON to edit: a step or a task per line (json.dumps(indent=2) spreads one
+    task over ten lines)."""
+    plan = plan or {"steps": [], "tasks": []}
+    dumps = lambda value: json.dumps(value, ensure_ascii=False)  # noqa: E731
+    steps = ",\n".join(f"    {dumps(step)}" for step in plan.get("steps", []))
+    tasks = ",\n".join(f"    {dumps(task)}" for task in plan.get("tasks", []))
+    return (f'{{\n  "steps": [\n{steps}\n  ],\n  "tasks": [\n{tasks}\n  ]\n}}'
+            if steps or tasks else json.dumps(plan, indent=2, ensure_ascii=False))
+
+
 def check_plan(text: str, files: list[str]) -> str:
     """The first reason the plan can't be used for these files, or "" when it can."""
     try:
@@ -53,8 +64,7 @@ class PlanCorrectionDialog(QDialog):
         layout.addWidget(tools)
         self.editor = QPlainTextEdit(objectName="planEditor")
         self.editor.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.editor.setPlainText(json.dumps(plan or {"steps": [], "tasks": []}, indent=2,
-                                            ensure_ascii=False))
+        self.editor.setPlainText(plan_text(plan))
         layout.addWidget(self.editor, 1)
         self.error = QLabel(objectName="planError", wordWrap=True)
         layout.addWidget(self.error)
