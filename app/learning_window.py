@@ -374,6 +374,8 @@ class LearningWindow(QDialog):
                 if model and model != self.current_model():
                     text += (f" (trained for {model}; with {self.current_model()} the base "
                              "model answers)")
+                elif not Path(active).is_file():
+                    text += " (its file is gone: the base model answers)"
                 return text
         return f"Adapter {Path(active).name} (not in the learning history)"
 

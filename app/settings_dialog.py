@@ -126,10 +126,12 @@ class SettingsDialog(QDialog):
         self.learning_idle = QSpinBox(objectName="learningIdle", minimum=0, maximum=24 * 60,
                                       suffix=" min")
         self.learning_idle.setValue(settings.learning_idle_minutes)
+        self.learning_idle.setMaximumWidth(160)
         form.addRow("After I have been away for", self.learning_idle)
         self.learning_memory = QSpinBox(objectName="learningMemory", minimum=1024,
                                         maximum=262144, singleStep=512, suffix=" MiB")
         self.learning_memory.setValue(settings.learning_memory_mib)
+        self.learning_memory.setMaximumWidth(160)
         form.addRow("Memory the training may use", self.learning_memory)
         note = QLabel("A night trains in a low-priority process and pauses whenever Hearth "
                       "answers. Its adapter is kept only when it plans your requests better "

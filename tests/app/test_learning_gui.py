@@ -274,6 +274,20 @@ def test_a_night_that_fails_shows_the_error(qtbot, open_window, tmp_path):
     assert "b00020" in learning.status.styleSheet()
 
 
+def test_learn_now_starts_the_real_night_process_for_the_settings_model(qtbot, open_window):
+    """The app's own argv (python -m sync.learning.app_night --model …) in this HEARTH_HOME:
+    with no labels yet the night is skipped, and says what would let it train."""
+    window = smollm2_window(open_window)
+    learning = window.open_learning()
+    assert window.learn_now()
+    assert window.learning._process.argv[-2:] == ["--model", MODEL]
+    qtbot.waitUntil(lambda: not window.learning.running, timeout=120_000)
+    assert learning.status.text().startswith("Skipped: 0 usable labelled examples (0 stored)")
+    assert "plans you correct" in learning.status.text()
+    assert learning.model.rowCount() == 1 and learning.model.index(0, 2).data() == "skipped"
+    assert learning.model.index(0, 1).data() == MODEL
+
+
 # ----- the chat comes first
 class FakeNight:
     """Records what the runner asks of the night's process."""
