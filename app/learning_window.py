@@ -238,11 +238,14 @@ class ScoresChart(QWidget):
             p.setPen(QPen(QColor("#dddddd")))
         p.setPen(QColor("#666666"))
         every = max(1, n // 8)
-        for i, r in enumerate(self.nights):
+        times = [night_time(r.get("night", "")) for r in self.nights]
+        # the date alone, unless several nights share one (Learn now twice in a day)
+        one_a_day = len({t[:10] for t in times}) == len(times)
+        for i, when in enumerate(times):
             if i % every == 0:
-                label = night_time(r.get("night", ""))[5:10]
+                label = when[5:10] if one_a_day else when[5:16]
                 x = at(i, low).x()
-                p.drawText(QRectF(x - 30, area.bottom() + 4, 60, 16),
+                p.drawText(QRectF(x - 50, area.bottom() + 4, 100, 16),
                            Qt.AlignmentFlag.AlignHCenter, label)
         for split, colour in (("user", USER_COLOUR), ("general", GENERAL_COLOUR)):
             pts = self.points(split)

@@ -597,9 +597,10 @@ class MainWindow(QMainWindow):
         if event.get("event") == "stage":
             self.learning_label.setText(f"{prefix}: {event.get('stage', '')}")
         elif event.get("event") == "progress":
-            self.learning_label.setText(
-                f"{prefix}: {event.get('message') or ''} "
-                f"({round(100 * float(event.get('fraction') or 0))} %)".replace(":  (", ": ("))
+            percent = f"{round(100 * float(event.get('fraction') or 0))} %"
+            message = event.get("message")
+            self.learning_label.setText(f"{prefix}: {message} ({percent})" if message
+                                        else f"{prefix}: {percent}")
 
     def _on_night_paused(self, paused: bool) -> None:
         text = self.learning_label.text().split(" (paused")[0]
