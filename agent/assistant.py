@@ -279,19 +279,29 @@ class Assistant:
         request when the policy says so. Only `text`, the user's own words, can ask for it."""
         if self.cloud is None:
             return
+        files = [a.name for a in attachments]
         try:
             tools = None
-            if trace.get("source") == "fallback":
+            if trace.get("source") in ("fallback", "model"):
                 tools = {name: {"description": t.description, "args": t.args}
                          for name, t in self.tools(text, saved_memory).items()}
             record = self.cloud.consult(conversation_id, answer_id, text, trace,
-                                        trace.get("source"), files=[a.name for a in attachments],
-                                        tools=tools, requested=requested)
+                                        trace.get("source"), files=files,
+                                        tools=tools if trace.get("source") == "fallback" else None,
+                                        requested=requested)
+            teaching = None
+            if record is None or record.kind != "plan":
+                teaching = self.cloud.consult_teaching(conversation_id, answer_id, text,
+                                                       trace.get("source"), files=files,
+                                                       tools=tools)
         except Exception as exc:  # noqa: BLE001 - the local answer stands whatever happens here
             yield Notice(f"Cloud assist could not prepare the request: {exc}")
             return
         if record is not None:
             yield CloudQueued(record)
+        if teaching is not None:
+            yield Notice("The cloud's plan for this request could teach the local model: it "
+                         "waits for your approval in Cloud → Outbox.")
 
     def _remember_if_asked(self, text: str, message_id: int):
         """An explicit "remember that …" is saved before answering; returns what was saved."""

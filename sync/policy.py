@@ -61,3 +61,16 @@ def decide(settings: Settings, user_text: str, plan_source: str | None,
     if policy == "ask":
         return Decision("answer", status, "policy: offer every answer")
     return None
+
+
+def teach(settings: Settings, plan_source: str | None) -> Decision | None:
+    """With training consent, a request the local model planned may also go to the cloud for
+    its plan: the reply is a label for nightly learning, not an answer. It always waits for the
+    user's approval in the outbox (whatever the policy), so it is never sent unseen."""
+    if not configured(settings) or not settings.cloud_training_consent:
+        return None
+    if plan_source != "model":
+        return None
+    return Decision("plan", "awaiting_approval",
+                    "training consent: the cloud's plan for this request teaches the local model")
+

@@ -24,7 +24,7 @@ from memory.db import Database
 from memory.settings import Settings
 from sync.cloud import CloudClient, CloudError, check_base_url, host_of
 from sync.outbox import Outbox, OutboxRecord
-from sync.policy import configured, decide, without_request
+from sync.policy import configured, decide, teach, without_request
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,25 @@ class CloudAssist:
                                model=payload["model"], payload=payload, mapping=built.mapping,
                                status=decision.status, conversation_id=conversation_id,
                                message_id=message_id)
+
+    def consult_teaching(self, conversation_id: int | None, message_id: int | None, text: str,
+                         plan_source: str | None, *, files: Sequence[str] = (),
+                         tools: dict | None = None) -> OutboxRecord | None:
+        """With training consent: an outbox entry asking the cloud for its plan of a request
+        the local model planned (policy.teach), awaiting approval; None when not wanted."""
+        settings = self.settings()
+        decision = teach(settings, plan_source)
+        if decision is None or not tools:
+            return None
+        from sync.payload import build_payload
+
+        built = build_payload(kind="plan", instruction=without_request(text), results=[],
+                              files=list(files), endpoint=check_base_url(settings.cloud_base_url),
+                              model=settings.cloud_model, anonymizer=self.anonymizer, tools=tools)
+        payload = built.payload.to_dict()
+        return self.outbox.add(kind="plan", endpoint=payload["endpoint"], model=payload["model"],
+                               payload=payload, mapping=built.mapping, status=decision.status,
+                               conversation_id=conversation_id, message_id=message_id)
 
     # --- the user's decisions ------------------------------------------------------------
 

@@ -170,3 +170,66 @@ def test_a_failed_local_plan_asks_the_cloud_for_one_and_keeps_it_as_a_planner_la
     finally:
         assistant.close()
         cloud.close()
+
+
+def test_with_training_consent_a_local_plan_is_offered_to_the_cloud_as_a_lesson(
+        store, fault_server, tmp_path):
+    """Training consent on, policy fallback, the local plan is fine: nothing is sent on its own;
+    an outbox entry asks the cloud for its plan and waits for approval; once approved, the
+    reply is a consented planner label that nightly learning reads as a record."""
+    import json
+
+    from agent.events import Notice
+    from experts.registry import ExpertRegistry
+    from experts.runner import ExpertRunner
+    from sync.learning import source
+    from tests.fakes import ScriptedLLM, fake_expert_classes
+
+    memo = tmp_path / "maria_keller_memo.wav"
+    memo.write_bytes(b"buy milk")
+    local_plan = json.dumps({"steps": ["Transcribe the memo"], "tasks": [
+        {"task": "speech-to-text", "id": 0, "dep": [-1], "args": {"audio": memo.name}}]})
+
+    def ask(consent: bool):
+        settings = Settings(use_memory=False, propose_memories="off", cloud_enabled=True,
+                            cloud_base_url=fault_server.base_url, cloud_model="big",
+                            cloud_policy="fallback", cloud_training_consent=consent)
+        cloud = CloudAssist(store.db, lambda: settings)
+        runner = ExpertRunner(ExpertRegistry(store.db, classes=fake_expert_classes()))
+        assistant = Assistant(store, settings, experts=runner, cloud=cloud,
+                              llm_factory=lambda _s: ScriptedLLM([local_plan, "It says: buy milk."]))
+        conv = store.create()
+        try:
+            events = list(assistant.respond(conv.id, "What does this memo say?",
+                                            attachments=[memo]))
+        finally:
+            assistant.close()
+        return cloud, events
+
+    cloud, events = ask(consent=False)
+    assert cloud.outbox.list() == [] and not any(isinstance(e, CloudQueued) for e in events)
+    cloud.close()
+
+    cloud, events = ask(consent=True)
+    try:
+        assert not any(isinstance(e, CloudQueued) for e in events)  # no preview pops up
+        assert any(isinstance(e, Notice) and "Outbox" in e.text for e in events)
+        (entry,) = cloud.outbox.list()
+        assert entry.kind == "plan" and entry.status == "awaiting_approval"
+        assert cloud.outbox.due() == []  # nothing leaves unseen
+        assert "maria" not in json.dumps(entry.payload).lower()
+        (hidden,) = [p + ".wav" for p, o in cloud.outbox.mapping(entry.id).items()
+                     if o == "maria_keller_memo"]
+        fault_server.reply = json.dumps({"steps": ["Transcribe it"], "tasks": [
+            {"task": "speech-to-text", "id": 0, "dep": [-1], "args": {"audio": hidden}}]})
+        cloud.approve(entry.id)
+        (sent,) = cloud.process_due()
+        assert sent.status == "sent" and sent.last_error is None
+    finally:
+        cloud.close()
+    records, skipped = source.training_records(store.db)
+    assert skipped == []
+    (record,) = records
+    assert record["instruction"] == "What does this memo say?"
+    assert record["attachments"] == [hidden]
+    assert record["plan"]["tasks"][0]["args"] == {"audio": hidden}

@@ -121,3 +121,18 @@ def test_the_policy_decides_from_settings_the_plan_and_the_users_words():
     assert (d.kind, d.status) == ("answer", "awaiting_approval")
     assert decide(ask, "count the people", "fallback").kind == "plan"
     assert decide(ask, "ask the cloud to count them", "fallback").kind == "answer"
+
+
+def test_a_lesson_is_asked_for_only_with_training_consent_and_always_waits_for_approval():
+    from sync.policy import teach
+
+    on = dict(cloud_enabled=True, cloud_base_url="http://127.0.0.1:1/v1", cloud_model="m")
+    consent = dict(on, cloud_training_consent=True)
+    assert teach(Settings(**on), "model") is None  # no consent
+    assert teach(Settings(**{**consent, "cloud_enabled": False}), "model") is None
+    assert teach(Settings(**consent, cloud_policy="never"), "model") is None
+    for policy in ("ask", "fallback"):
+        d = teach(Settings(**consent, cloud_policy=policy), "model")
+        assert (d.kind, d.status) == ("plan", "awaiting_approval")
+    for source in (None, "rule", "fallback"):  # nothing planned by the model, or already asked
+        assert teach(Settings(**consent), source) is None
