@@ -8,6 +8,11 @@ decision whether to plan at all) and scored with the planning benchmark's metric
 The decision's number is the plan score: the mean of node F1 and argument-value F1 (which tool,
 and called on what). Kept when the plan score on the user's examples is higher than the active
 model's and the general one is not lower by more than the margin.
+
+A handful of held-out examples often scores 1.00 before and after (the base model already plans
+them right), and a strict "higher" could then never keep anything. The tie is broken on the same
+examples by how likely the model finds their reference plans (mean log-likelihood per token of
+the plan as trained on, under the app's own prompt): deterministic, and finer than right/wrong.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 MARGIN = 0.03
+NLL_EPS = 0.005  # nats per token: smaller differences count as a tie
 HELD_OUT_SHARE = 0.2
 GENERAL_N = 20
 REPORTED = ("node_f1", "edge_f1", "arg_value_f1", "validity")
@@ -74,13 +80,48 @@ def plan_score(metrics: dict) -> float:
     return (metrics["node_f1"] + metrics["arg_value_f1"]) / 2
 
 
+def reference_nll(llm, records: Sequence[dict]) -> float | None:
+    """Mean negative log-likelihood per token (nats) of the records' reference plans, each after
+    the prompt the app's Planner builds for it (as sync.learning.examples trains them); None
+    when no record makes an example."""
+    import numpy as np
+
+    from sync.learning import examples as ex
+
+    built = ex.planner_examples(records).examples
+    if not built:
+        return None
+    tokenizer = ex.ChatTokenizer(llm.model_path)
+    try:
+        sequences = [tokenizer.encode(e) for e in built]
+    finally:
+        tokenizer.close()
+    llama = llm.load()
+    total, count = 0.0, 0
+    for seq in sequences:
+        ids, n_prompt = seq["input_ids"], seq["n_prompt"]
+        llama.reset()
+        llama.eval(ids[:n_prompt])
+        for token in ids[n_prompt:]:
+            logits = np.ctypeslib.as_array(llama._ctx.get_logits(),
+                                           shape=(llama.n_vocab(),)).astype(np.float64)
+            top = logits.max()
+            total -= logits[token] - top - np.log(np.exp(logits - top).sum())
+            count += 1
+            llama.eval([token])
+    llama.reset()
+    return round(total / count, 4)
+
+
 def evaluate(model_path: Path | str, adapter: Path | str | None,
              sets: dict[str, Sequence[dict]], *, chat_template: str | None = None,
              n_threads: int | None = None, cancel: threading.Event | None = None,
-             on_record: Callable[[str, int, int], None] | None = None) -> dict[str, dict]:
-    """{set name: {node_f1, edge_f1, arg_value_f1, validity, n, score, seconds}} of the model
-    (with the adapter) planning each set of records, loaded once. Raises GateError when the
-    adapter is refused: an adapter that can't be loaded is never measured as the base model."""
+             on_record: Callable[[str, int, int], None] | None = None,
+             likelihood: Sequence[str] = ("user",)) -> dict[str, dict]:
+    """{set name: {node_f1, edge_f1, arg_value_f1, validity, n, score, seconds[, nll]}} of the
+    model (with the adapter) planning each set of records, loaded once; `nll` (reference_nll)
+    for the sets named in `likelihood`. Raises GateError when the adapter is refused: an
+    adapter that can't be loaded is never measured as the base model."""
     import time
 
     from agent.planbench.runner import predict, score_records
@@ -116,6 +157,8 @@ def evaluate(model_path: Path | str, adapter: Path | str | None,
             scores = {k: round(float(overall[k]), 4) for k in REPORTED}
             scores["n"] = len(records)
             scores["score"] = round(plan_score(scores), 4)
+            if name in likelihood:
+                scores["nll"] = reference_nll(llm, records)
             scores["seconds"] = round(time.perf_counter() - start, 1)
             out[name] = scores
     finally:
@@ -127,15 +170,20 @@ def decide(before: dict, after: dict, margin: float = MARGIN) -> tuple[bool, str
     """(kept, why) from {"user": scores, "general": scores} before and after the night."""
     ub, ua = before["user"]["score"], after["user"]["score"]
     gb, ga = before["general"]["score"], after["general"]["score"]
-    if ua <= ub:
+    nb, na = before["user"].get("nll"), after["user"].get("nll")
+    if ua > ub:
+        better = f"your held-out examples {ub:.2f} → {ua:.2f}"
+    elif ua == ub and nb is not None and na is not None and na < nb - NLL_EPS:
+        better = (f"your held-out examples planned as well ({ua:.2f}) and their right plans "
+                  f"more likely ({nb:.3f} → {na:.3f} nats a token)")
+    else:
+        tie = "" if nb is None or na is None else f"; likelihood {nb:.3f} → {na:.3f} nats a token"
         return False, (f"Rejected: no better on your held-out examples "
-                       f"(plan score {ub:.2f} → {ua:.2f}).")
+                       f"(plan score {ub:.2f} → {ua:.2f}{tie}).")
     if ga < gb - margin:
-        return False, (f"Rejected: better on your examples ({ub:.2f} → {ua:.2f}) but worse on "
-                       f"general planning ({gb:.2f} → {ga:.2f}, more than the {margin:.2f} "
-                       f"allowed).")
-    return True, (f"Kept: your held-out examples {ub:.2f} → {ua:.2f}, general planning "
-                  f"{gb:.2f} → {ga:.2f}.")
+        return False, (f"Rejected: better on your examples ({better}) but worse on general "
+                       f"planning ({gb:.2f} → {ga:.2f}, more than the {margin:.2f} allowed).")
+    return True, f"Kept: {better}; general planning {gb:.2f} → {ga:.2f}."
 
 
 class ScoreCache:
@@ -149,7 +197,7 @@ class ScoreCache:
     def key(model_path: Path | str, adapter: Path | str | None, records: Sequence[dict]) -> str:
         ids = json.dumps([[r.get("id"), r.get("instruction"), r.get("plan")] for r in records],
                          sort_keys=True, ensure_ascii=False)
-        return json.dumps([str(model_path), str(adapter) if adapter else None,
+        return json.dumps(["v2", str(model_path), str(adapter) if adapter else None,
                            hashlib.sha256(ids.encode("utf-8")).hexdigest()[:16]])
 
     def _read(self) -> dict:

@@ -89,8 +89,10 @@ def save_correction(db: Database, request: str, files: list[str],
     if not request.strip():
         raise PlanError("The correction needs the request it answers.")
     text = plan if isinstance(plan, str) else json.dumps(plan, ensure_ascii=False)
+    from agent.planbench.runner import app_files
+
     parsed = parse_plan(text)
-    validate(parsed, attachments=list(files), max_tasks=6)
+    validate(parsed, attachments=app_files(files), max_tasks=6)  # names and their kinds
     if not parsed.tasks:
         raise PlanError("The plan has no tasks; a correction needs at least one expert call.")
     return TrainingExamples(db).add("planner", request_turn(request, files), parsed.to_json(),

@@ -58,6 +58,7 @@ def test_learn_now_trains_gates_and_the_app_uses_what_the_gate_kept(db, smollm2_
     assert night["night"] == result.night and night["model"] == "smollm2-135m"
     g = night["gate"]
     assert g["before"]["user"]["n"] >= 1 and g["after"]["general"]["n"] == 2
+    assert g["before"]["user"]["nll"] > 0 and g["after"]["user"]["nll"] > 0
     assert len(night["losses"]) == 2
     kept, why = gate.decide(g["before"], g["after"], g["margin"])
     assert night["kept"] is kept and night["reason"] == why
@@ -93,3 +94,21 @@ def test_an_interrupted_night_is_resumed_by_the_next_one(db, smollm2_path):
     assert result.night == first.night and result.status == "done"
     assert nightly.unfinished() == []
     assert (job_dir / train.RESULT).is_file()
+
+
+def test_the_gates_likelihood_prefers_the_right_plan_to_a_wrong_one(smollm2_path):
+    """reference_nll, the gate's tie-breaker, on the real model: a record's own plan is more
+    likely than the same tasks with steps that have nothing to do with the request."""
+    from agent.llama_cpp_llm import LlamaCppLLM
+
+    records, _ = load_records("train")
+    record = next(r for r in records if r["id"] == "audio-0057")
+    wrong = json.loads(json.dumps(record))
+    wrong["plan"]["steps"] = ["Look at the weather", "Order a pizza"]
+    llm = LlamaCppLLM(smollm2_path, n_ctx=2048)
+    try:
+        right_nll = gate.reference_nll(llm, [record])
+        wrong_nll = gate.reference_nll(llm, [wrong])
+    finally:
+        llm.close()
+    assert 0 < right_nll < wrong_nll

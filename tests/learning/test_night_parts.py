@@ -51,6 +51,9 @@ def test_a_correction_is_checked_then_stored_as_a_consented_label(db):
                                {**PLAN, "tasks": [{**PLAN["tasks"][0], "args": {"audio": "x.wav"}}]})
     with pytest.raises(PlanError):
         source.save_correction(db, "What did I say?", ["memo.wav"], "{not json")
+    with pytest.raises(PlanError):  # the right name, the wrong kind of file for the expert
+        source.save_correction(db, "Who is this?", ["photo.jpg"],
+                               {**PLAN, "tasks": [{**PLAN["tasks"][0], "args": {"audio": "photo.jpg"}}]})
     with pytest.raises(PlanError, match="no tasks"):
         source.save_correction(db, "What did I say?", ["memo.wav"], {"steps": [], "tasks": []})
     row = source.save_correction(db, "What did I say?", ["memo.wav"], json.dumps(PLAN))
@@ -79,8 +82,8 @@ def test_held_out_examples_are_the_same_every_night_and_never_none():
         assert len(gate.split_held_out(_recs(n))[1]) >= 1
 
 
-def _scores(user, general):
-    return {"user": {"score": user}, "general": {"score": general}}
+def _scores(user, general, nll=None):
+    return {"user": {"score": user, "nll": nll}, "general": {"score": general}}
 
 
 def test_kept_only_when_better_for_the_user_and_not_worse_beyond_the_margin():
@@ -89,6 +92,15 @@ def test_kept_only_when_better_for_the_user_and_not_worse_beyond_the_margin():
     assert not kept and "no better" in why
     kept, why = gate.decide(_scores(0.5, 0.6), _scores(0.9, 0.5))
     assert not kept and "worse on general" in why
+
+
+def test_a_tie_on_the_users_examples_is_broken_by_the_likelihood_of_their_right_plans():
+    kept, why = gate.decide(_scores(1.0, 0.6, nll=0.40), _scores(1.0, 0.6, nll=0.30))
+    assert kept and "more likely" in why
+    kept, why = gate.decide(_scores(1.0, 0.6, nll=0.40), _scores(1.0, 0.6, nll=0.398))
+    assert not kept and "likelihood" in why  # within the tie band
+    assert not gate.decide(_scores(1.0, 0.6, nll=0.40), _scores(1.0, 0.5, nll=0.1))[0]
+    assert not gate.decide(_scores(0.8, 0.6, nll=0.40), _scores(0.5, 0.6, nll=0.1))[0]
 
 
 def test_general_sample_is_fixed_and_spread_over_scenarios():
