@@ -37,7 +37,7 @@ def test_label_quality_counts_an_unusable_reply_as_an_invalid_plan():
                     "which is not an attached file (alice_interview.wav).", "seconds": 2.0}
     q = lt.label_quality([good, bad])
     assert (q["asked"], q["accepted"], q["unusable"]) == (2, 1, 1)
-    assert q["unusable_reasons"] == {"not an attached file": 1}
+    assert q["unusable_reasons"] == {"names a file not attached": 1}
     assert q["same_tasks_as_reference"] == 1
     assert q["scores_accepted"]["node_f1"] == 1.0
     assert q["scores_all"]["validity"] == 0.5
