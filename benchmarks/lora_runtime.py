@@ -21,13 +21,15 @@ adapter of tests/learning/test_merge.py): llama.cpp does the same arithmetic wha
 numbers are, so speed does not depend on what was learned. How much of the update survives
 requantization does depend on its size, so "update kept" is for updates of that size.
 
-The prompt is a real planner prompt (agent.planner.Planner, the first planned request of
-the Q2A train split, the GGUF's chat template; ~400 tokens). Each variant is loaded once and
-warmed up (one untimed run); then the runs go round the variants in a rotated order, so a
-noisy neighbour on the shared machine hits all of them alike. Every run starts from an empty
-KV cache. Per run: prompt tok/s and generation tok/s from llama.cpp's own counters
-(llama_perf_context: decode time only), and generation tok/s as the caller sees it (64
-tokens, end-of-turn ignored, sampling and Python included). Medians are printed.
+The prompt is a real planner prompt (agent.planner.Planner, the GGUF's chat template): of the
+Q2A train split's 254 planned requests, the one nearest 400 tokens (their median is ~320).
+Each variant is loaded once and warmed up (one untimed run); then the runs go round the
+variants in a rotated order, so a noisy neighbour on the shared machine hits all alike.
+Every run starts from an empty KV cache. Per run: prompt tok/s and generation tok/s from llama.cpp's own counters
+(llama_perf_context: decode time only), generation tok/s as the caller sees it (64 tokens,
+end-of-turn ignored, sampling and Python included), and the process's CPU time per prompt
+and generated token (all threads): on a shared machine wall time mostly measures the
+neighbours, CPU time the work. Medians are printed (and the best generation rate).
 
 "Update kept": over all adapted weights, <M - W, D> / <D, D> where W is the base weight, M
 the merged one (both dequantized) and D = (alpha / rank) · B · A; 1.0 = the whole update is in
@@ -75,18 +77,22 @@ def random_adapter(base: Path, out: Path, *, layers, rank: int, alpha: float, se
     return gguf_lora.write_adapter(tensors, info, alpha, out, meta={"random_seed": seed})
 
 
-def planner_prompt(base: Path) -> list[int]:
+def planner_prompt(base: Path, target: int = 400) -> list[int]:
+    """The Q2A train split's planner prompt whose length is nearest `target` (median: ~320)."""
     from agent.planbench.runner import load_records
     from sync.learning import examples as ex
 
     records, _ = load_records("train")
-    built = ex.planner_examples(records[:10])
+    built = ex.planner_examples(records)
     tok = ex.ChatTokenizer(base)
     try:
-        seq = tok.encode(built.examples[0])
+        prompts = []
+        for example in built.examples:
+            seq = tok.encode(example)
+            prompts.append(seq["input_ids"][: seq["n_prompt"]])
     finally:
         tok.close()
-    return seq["input_ids"][: seq["n_prompt"]]
+    return min(prompts, key=lambda p: abs(len(p) - target))
 
 
 def update_kept(base: Path, merged: Path, adapter: Path) -> tuple[float, float]:
@@ -141,14 +147,15 @@ class Loaded:
         llama.reset()  # from an empty KV cache: no prefix reused
         llama_cpp.llama_perf_context_reset(llama.ctx)
         tokens = []
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         first = last = started
+        cpu_first = cpu_last = cpu_started
         gen = llama.generate(prompt, temp=0.0, top_k=1, reset=True)
         try:
             for token in gen:  # end-of-turn ignored: always n_gen tokens
-                last = time.perf_counter()
+                last, cpu_last = time.perf_counter(), time.process_time()
                 if not tokens:
-                    first = last
+                    first, cpu_first = last, cpu_last
                 tokens.append(token)
                 if len(tokens) == n_gen:
                     break
@@ -158,6 +165,10 @@ class Loaded:
         return {"prompt_tps": perf.n_p_eval / (perf.t_p_eval_ms / 1000),
                 "gen_tps": perf.n_eval / (perf.t_eval_ms / 1000),
                 "gen_tps_caller": (len(tokens) - 1) / (last - first),
+                # CPU time of all the process's threads: what the work costs, steadier than
+                # wall time when other jobs share the cores
+                "prompt_cpu_ms_per_token": 1000 * (cpu_first - cpu_started) / len(prompt),
+                "gen_cpu_ms_per_token": 1000 * (cpu_last - cpu_first) / (len(tokens) - 1),
                 "n_p_eval": perf.n_p_eval, "n_eval": perf.n_eval, "tokens": tokens}
 
     def close(self):
@@ -234,7 +245,8 @@ def main(argv=None) -> int:
     rows = []
     for v in loaded:
         med = {k: statistics.median(r[k] for r in v.runs)
-               for k in ("prompt_tps", "gen_tps", "gen_tps_caller")}
+               for k in ("prompt_tps", "gen_tps", "gen_tps_caller", "prompt_cpu_ms_per_token",
+                         "gen_cpu_ms_per_token")}
         same = sum(r["tokens"] == b["tokens"] for r, b in zip(v.runs, base_runs))
         rows.append({"variant": v.label, **med, "runs": len(v.runs),
                      "min_gen_tps": min(r["gen_tps"] for r in v.runs),
@@ -244,13 +256,15 @@ def main(argv=None) -> int:
     result["speed"] = rows
     print(f"\nmedian of {args.runs} runs, load average {result['load_before'][0]:.2f} before, "
           f"{result['load_after'][0]:.2f} after")
-    print(f"| variant | prompt tok/s | gen tok/s (llama.cpp) | gen tok/s (caller) | "
-          f"gen vs base | repack fallbacks |")
-    print("|---|---|---|---|---|---|")
+    print("| variant | prompt tok/s | prompt CPU ms/token | gen tok/s (llama.cpp; best) | "
+          "gen tok/s (caller) | gen CPU ms/token | gen CPU vs base | repack fallbacks |")
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['variant']} | {r['prompt_tps']:.0f} | {r['gen_tps']:.1f} "
-              f"({r['min_gen_tps']:.1f}–{r['max_gen_tps']:.1f}) | {r['gen_tps_caller']:.1f} | "
-              f"{r['gen_tps'] / rows[0]['gen_tps']:.2f}× | {r['repack_fallbacks']} |")
+        print(f"| {r['variant']} | {r['prompt_tps']:.0f} | {r['prompt_cpu_ms_per_token']:.1f} | "
+              f"{r['gen_tps']:.1f} ({r['max_gen_tps']:.1f}) | {r['gen_tps_caller']:.1f} | "
+              f"{r['gen_cpu_ms_per_token']:.0f} | "
+              f"{r['gen_cpu_ms_per_token'] / rows[0]['gen_cpu_ms_per_token']:.2f}× | "
+              f"{r['repack_fallbacks']} |")
     if args.out:
         args.out.write_text(json.dumps(result, indent=2, default=str) + "\n", encoding="utf-8")
     return 0

@@ -68,7 +68,8 @@ def _copy_field(writer, reader_field) -> None:
             value = reader_field.contents()
         writer.add_key_value(reader_field.name, value, kind, sub_type=sub)
     elif kind == gguf.GGUFValueType.STRING:
-        writer.add_key_value(reader_field.name, bytes(reader_field.parts[reader_field.data[0]]), kind)
+        raw = bytes(reader_field.parts[reader_field.data[0]])
+        writer.add_key_value(reader_field.name, raw, kind)
     else:
         writer.add_key_value(reader_field.name, reader_field.contents(), kind)
 
