@@ -303,6 +303,22 @@ def night_dir(k: int) -> Path:
     return OUT / f"night-{k}"
 
 
+def cmd_base(args) -> int:
+    """Night 0 again with today's code: the control for what an adapter changed (the published
+    smollm2-1shot run was made at eb070ab; the KV-cache code changed since)."""
+    from agent.planbench.runner import load_records
+
+    records, _ = load_records("test")
+    before = load_average()
+    t0 = time.perf_counter()
+    summary = evaluate(None, records, OUT / "night-0-now" / "eval", label=f"{STUDENT_ID} (base, now)")
+    out = {"wall_seconds": round(time.perf_counter() - t0, 1), "git_commit": summary["git_commit"],
+           "load_average": {"before": before, "after": load_average()}, "scores": scores(summary)}
+    (OUT / "night-0-now" / "night.json").write_text(json.dumps(out, indent=2) + "\n")
+    print(json.dumps(out), file=sys.stderr)
+    return 0
+
+
 def cmd_night(args) -> int:
     from agent.planbench.runner import load_records
 
@@ -482,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
                      help="train on the part of the batch the teacher has answered")
     nig.set_defaults(func=cmd_night)
     sub.add_parser("report", help="thesis.json and thesis.png").set_defaults(func=cmd_report)
+    sub.add_parser("base", help="the base model on the test split with today's code"
+                   ).set_defaults(func=cmd_base)
     args = p.parse_args(argv)
     return args.func(args)
 
