@@ -245,7 +245,7 @@ def train_night(records: list[dict], night: str, *, replay_ratio: float = 0.25,
         raise SystemExit(f"night {night} skipped: {result.reason}")
     t1 = time.perf_counter()
     proc = nightly.run_training(job_dir)
-    result = nightly.finish(job_dir, result, proc, record=False)
+    result = nightly.finish(job_dir, result, proc, save=False)
     result.model = STUDENT_ID
     nightly.record(result)
     if result.status != "done":

@@ -119,7 +119,7 @@ def run(db, settings, *, emit: Emit = print_event, config_overrides: dict | None
     report = _progress(emit, 0.05, 0.55)
     proc = nightly.run_training(job_dir, on_step=lambda s: report(
         s["step"], s["of"], f"Training step {s['step']} of {s['of']} (loss {s['loss']:.3f})"))
-    result = nightly.finish(job_dir, result, proc, record=False)
+    result = nightly.finish(job_dir, result, proc, save=False)
     if result.status != "done":
         nightly.record(result)
         return result

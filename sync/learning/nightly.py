@@ -174,9 +174,9 @@ def run_training(job_dir: Path, *, timeout: float | None = None,
 
 
 def finish(job_dir: Path, result: NightResult, proc: subprocess.CompletedProcess, *,
-           record: bool = True) -> NightResult:
+           save: bool = True) -> NightResult:
     """Read the training result; keep a checked adapter under adapters/; record the night
-    (unless `record` is False: the caller gates the adapter first and records it then)."""
+    (unless `save` is False: the caller gates the adapter first and records it then)."""
     result_path = job_dir / train.RESULT
     trained = json.loads(result_path.read_text(encoding="utf-8")) if result_path.is_file() else {}
     if proc.returncode != 0 or trained.get("status") != "done":
@@ -190,7 +190,7 @@ def finish(job_dir: Path, result: NightResult, proc: subprocess.CompletedProcess
             f"the training process ended with code {proc.returncode}"
         result.reason += " The active adapter is unchanged."
         result.peak_rss_mib = trained.get("peak_rss_mib")
-        if record:
+        if save:
             record(result)
         return result
     job = json.loads((job_dir / train.JOB).read_text(encoding="utf-8"))
@@ -215,7 +215,7 @@ def finish(job_dir: Path, result: NightResult, proc: subprocess.CompletedProcess
     result.seconds.update({k: trained[k] for k in ("load_seconds", "train_seconds",
                                                     "convert_seconds", "cpu_seconds")
                            if k in trained})
-    if record:
+    if save:
         record(result)
     return result
 
@@ -327,8 +327,8 @@ def activate(adapter: Path | str | None, base_model: Path | str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """`python -m sync.learning.nightly [--model ID] [--data FILE] [--limit N] [--set K=JSON]`:
     one night now, on labelled records (default: the Q2A train split, standing in for the
-    cloud's labels), printing the night's record. The gate is not built yet: nothing is
-    activated."""
+    cloud's labels), printing the night's record. Nothing is gated or activated: the app's
+    night (sync.learning.app_night) does that."""
     import argparse
 
     from app import offline

@@ -47,7 +47,8 @@ def test_too_few_examples_is_skipped_with_a_reason(smollm2_path):
     records, _ = load_records("train")
     result = nightly.run_night(records[:3], smollm2_path)
     assert result.status == "skipped"
-    assert "fewer than the 8 a night needs" in result.reason and "nothing was trained" in result.reason
+    assert f"fewer than the {nightly.MIN_EXAMPLES} a night needs" in result.reason
+    assert "nothing was trained" in result.reason
     assert not (nightly.learning_dir() / "nights").exists()
     assert nightly.history()[-1]["status"] == "skipped"
     assert nightly.active_adapter() is None
