@@ -34,16 +34,14 @@ def _base_model():
 
 
 def _line(night: dict) -> str:
-    gate = night.get("gate") or {}
+    # the window's own wording of a night (app/learning_window.py), one line per night
+    from app.learning_window import before_after, outcome
+
     scores = ""
-    if gate:
-        b, a = gate["before"], gate["after"]
-        scores = (f"  yours {b['user']['score']:.2f}→{a['user']['score']:.2f}"
-                  f"  general {b['general']['score']:.2f}→{a['general']['score']:.2f}")
-    mark = "kept" if night.get("kept") else night.get("status", "?")
-    if night.get("status") == "done" and not night.get("kept"):
-        mark = "rejected"
-    return (f"{night['night']}  {night.get('model') or '-':<20} {mark:<9} "
+    if night.get("gate"):
+        scores = (f"  yours {before_after(night, 'user')}"
+                  f"  general {before_after(night, 'general')}")
+    return (f"{night['night']}  {night.get('model') or '-':<20} {outcome(night):<9} "
             f"{night.get('n_examples', 0):>4} examples{scores}")
 
 

@@ -264,22 +264,24 @@ def history() -> list[dict]:
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
 
 
-def active_adapter() -> Path | None:
+def _active() -> dict:
+    """active.json's content ({} when nothing was ever activated)."""
     path = learning_dir() / "active.json"
     if not path.is_file():
-        return None
-    adapter = json.loads(path.read_text(encoding="utf-8")).get("adapter")
+        return {}
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def active_adapter() -> Path | None:
+    adapter = _active().get("adapter")
     return Path(adapter) if adapter else None
 
 
 def active_adapter_for(model_path: Path | str) -> Path | None:
     """The active adapter if it was trained on this model file (after a switch to another
     model it stays on record, unused) and is still on disk."""
-    path = learning_dir() / "active.json"
-    if not path.is_file():
-        return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = _active()
     except ValueError:
         return None
     adapter = data.get("adapter")
