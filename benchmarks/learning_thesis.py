@@ -230,7 +230,7 @@ def app_night_config(overrides: dict | None = None):
 
 
 def train_night(records: list[dict], night: str, *, replay_ratio: float = 0.25,
-                overrides: dict | None = None) -> dict:
+                overrides: dict | None = None, init_adapter: Path | None = None) -> dict:
     """One night with the existing core; the history record (plus timings and load)."""
     from agent.model_registry import get_model
     from sync.learning import nightly
@@ -240,7 +240,7 @@ def train_night(records: list[dict], night: str, *, replay_ratio: float = 0.25,
     load_before = load_average()
     t0 = time.perf_counter()
     job_dir, result = nightly.prepare(records, model_path, config, night=night,
-                                      replay_ratio=replay_ratio)
+                                      replay_ratio=replay_ratio, start_from=init_adapter)
     if job_dir is None:
         raise SystemExit(f"night {night} skipped: {result.reason}")
     t1 = time.perf_counter()
@@ -264,12 +264,12 @@ def train_night(records: list[dict], night: str, *, replay_ratio: float = 0.25,
 
 
 def evaluate(adapter: Path | None, records: list[dict], out_dir: Path, *, label: str,
-             split: str = "test") -> dict:
+             split: str = "test", examples: list[dict] | None = None) -> dict:
     """runner.run as `hearth bench plan --model smollm2-135m --examples 1` (guided, the app's
     gate, BERTScore) with the adapter; the adapter must load (no silent fallback to the base)."""
     from agent.model_registry import get_model
     from agent.planbench import runner
-    from agent.planner import Planner
+    from agent.planner import Planner, train_examples
     from memory.settings import Settings
     from sync.learning.gguf_lora import llm_with_adapter
 
@@ -280,10 +280,12 @@ def evaluate(adapter: Path | None, records: list[dict], out_dir: Path, *, label:
     if error:
         llm.close()
         raise SystemExit(f"the adapter did not load: {error}")
-    planner = Planner(llm, decoding="guided", n_examples=1)
+    planner = Planner(llm, examples=examples, decoding="guided", n_examples=1)
     config = {"label": label, "model": spec.id,
               "adapter": str(Path(adapter).resolve()) if adapter else None, "endpoint": None,
               "split": split, "data": None, "limit": None}
+    if examples is not None:
+        config["examples_from"] = f"train + {len(examples) - len(train_examples())} of the user's"
     try:
         return runner.run(records, planner, out_dir, config, bertscore=True, progress=False)
     finally:

@@ -63,6 +63,17 @@ def _unfinished_app_job(model_path: Path) -> Path | None:
     return None
 
 
+def _checked_active(model_path: Path) -> Path | None:
+    """The active adapter, if it is what the app runs: a damaged one falls back to the base."""
+    current = nightly.active_adapter_for(model_path)
+    if current is not None:
+        try:
+            gguf_lora.check_adapter(current, model_path)
+        except (gguf_lora.AdapterError, TwinError, OSError):
+            return None
+    return current
+
+
 def _progress(emit: Emit, start: float, span: float) -> Callable[[int, int, str], None]:
     def report(done: int, total: int, message: str) -> None:
         emit({"event": "progress", "fraction": round(start + span * done / max(total, 1), 3),
@@ -105,8 +116,11 @@ def run(db, settings, *, emit: Emit = print_event, config_overrides: dict | None
             nightly.record(result)
             return result
         config = night_config(settings, config_overrides)
+        # tonight builds on the adapter in use, so the nights add up (after a rollback to
+        # the base model, the next one starts fresh)
         job_dir, result = nightly.prepare(
             train_records, model_path, config, min_examples=min_examples,
+            start_from=_checked_active(model_path),
             extra={"app": True, "model": spec.id, "held_out": held_out})
         result.model = spec.id
         if job_dir is None:
@@ -115,7 +129,7 @@ def run(db, settings, *, emit: Emit = print_event, config_overrides: dict | None
     job = json.loads((job_dir / train.JOB).read_text(encoding="utf-8"))
     emit({"event": "stage", "stage": "train",
           "message": f"Training on {result.n_examples} examples ({job['config']['rank']}-rank "
-                     f"LoRA, low priority)…"})
+                     f"LoRA, low priority{', building on the adapter in use' if job.get('init') else ''})…"})
     report = _progress(emit, 0.05, 0.55)
     proc = nightly.run_training(job_dir, on_step=lambda s: report(
         s["step"], s["of"], f"Training step {s['step']} of {s['of']} (loss {s['loss']:.3f})"))
@@ -128,12 +142,7 @@ def run(db, settings, *, emit: Emit = print_event, config_overrides: dict | None
           "message": f"Checking the new adapter on {len(held_out)} of your held-out examples "
                      f"and {general_n} general ones…"})
     general = gate.general_records(general_n)
-    current = nightly.active_adapter_for(model_path)
-    if current is not None:
-        try:  # a damaged active adapter is not what the app runs (it falls back to the base)
-            gguf_lora.check_adapter(current, model_path)
-        except (gguf_lora.AdapterError, TwinError, OSError):
-            current = None
+    current = _checked_active(model_path)
     cache = gate.ScoreCache(nightly.learning_dir() / "scores.json")
     sets = {"user": held_out, "general": general}
     scores: dict[str, dict[str, Any]] = {"before": {}, "after": {}}

@@ -7,8 +7,12 @@ a kill (the machine wakes up, the user quits) only loses the steps since the las
 changed only by `activate()`, after the adapter file has been checked; a night that is
 killed, fails or is skipped leaves it untouched.
 
+A night can start from an earlier night's adapter (`prepare(start_from=…)`; the app passes
+the active one) instead of from nothing, so what the nights learn adds up; replay still mixes
+earlier examples in, so tonight's batch does not pull the adapter away from them.
+
 Layout under <data folder>/learning/: nights/<id>/ (job, log, checkpoint, result),
-adapters/<id>.gguf (+ .json), general/<model>.jsonl (the base model's general answers),
+adapters/<id>.gguf (+ .json, + .lora.pt: the weights a later night starts from), general/<model>.jsonl (the base model's general answers),
 seen.jsonl (examples of earlier nights, for replay), history.jsonl (one line per night),
 active.json.
 """
@@ -53,6 +57,8 @@ class NightResult:
     peak_rss_mib: float | None = None
     losses: list[float] = field(default_factory=list)
     resumed_from: int | None = None
+    started_from: str | None = None  # the night whose adapter this one continued
+    start_note: str | None = None  # why it started fresh although asked to continue
     kept: bool = False  # this night's adapter became the active one
     gate: dict[str, Any] | None = None  # sync.learning.gate: scores before/after, decision
 
@@ -73,10 +79,11 @@ def _now_id() -> str:
 def prepare(records: Sequence[dict], model_path: Path | str, config: train.TrainConfig, *,
             night: str | None = None, min_examples: int = MIN_EXAMPLES,
             general: int | None = None, general_ratio: float = 0.25,
-            replay_ratio: float = 0.25,
+            replay_ratio: float = 0.25, start_from: Path | str | None = None,
             extra: dict | None = None) -> tuple[Path | None, NightResult]:
     """Build tonight's job folder. Returns (job folder, result so far); the folder is None when
-    the night is skipped (too few usable examples), with the reason in the result."""
+    the night is skipped (too few usable examples), with the reason in the result.
+    `start_from`: an adapter (adapters/<night>.gguf) whose weights the training starts from."""
     from agent.llama_cpp_llm import LlamaCppLLM
 
     night = night or _now_id()
@@ -112,8 +119,9 @@ def prepare(records: Sequence[dict], model_path: Path | str, config: train.Train
     finally:
         tokenizer.close()
     job_dir = learning_dir() / "nights" / night
+    init = {"init": str(lora_state_of(Path(start_from)))} if start_from else {}
     train.write_job(job_dir, model_path, config, sequences,
-                    extra={**(extra or {}), "night": night,
+                    extra={**(extra or {}), **init, "night": night,
                            "task_examples": [e.to_dict() for e in built.examples]})
     result.n_sequences = len(sequences)
     result.seconds = {"general_answers": round(t1 - t0, 2),
@@ -201,6 +209,8 @@ def finish(job_dir: Path, result: NightResult, proc: subprocess.CompletedProcess
     os.replace(Path(str(produced) + gguf_lora.SIDECAR_SUFFIX),
                Path(str(adapter) + gguf_lora.SIDECAR_SUFFIX))
     os.replace(produced, adapter)
+    if (job_dir / train.LORA_STATE).is_file():
+        os.replace(job_dir / train.LORA_STATE, lora_state_of(adapter))
     # tonight's examples become replay material for later nights
     seen = learning_dir() / "seen.jsonl"
     old = {e.key: e for e in ex.read_examples(seen)}
@@ -211,6 +221,9 @@ def finish(job_dir: Path, result: NightResult, proc: subprocess.CompletedProcess
     result.adapter = str(adapter)
     result.losses = trained["losses"]
     result.resumed_from = trained.get("resumed_from")
+    if trained.get("started_from"):
+        result.started_from = Path(trained["started_from"]).name.removesuffix(LORA_SUFFIX)
+    result.start_note = trained.get("start_note")
     result.peak_rss_mib = trained.get("peak_rss_mib")
     result.seconds.update({k: trained[k] for k in ("load_seconds", "train_seconds",
                                                     "convert_seconds", "cpu_seconds")
@@ -292,6 +305,14 @@ def active_adapter_for(model_path: Path | str) -> Path | None:
 
 def adapter_of(night: str) -> Path:
     return learning_dir() / "adapters" / f"{night}.gguf"
+
+
+LORA_SUFFIX = ".lora.pt"
+
+
+def lora_state_of(adapter: Path) -> Path:
+    """The trainable weights kept beside an adapter, for a later night to start from."""
+    return adapter.with_name(adapter.name.removesuffix(".gguf") + LORA_SUFFIX)
 
 
 def rollback(night: str | None, base_model: Path | str) -> Path | None:

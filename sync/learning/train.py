@@ -4,7 +4,8 @@ The job folder holds job.json (the base GGUF and a TrainConfig) and sequences.js
 ids and where the answer starts, from sync.learning.examples). The run writes log.jsonl (one
 line per step: loss, seconds, memory), checkpoint.pt every few steps (atomically, so a killed
 run resumes from the last one with the same data order), and at the end adapter.gguf (with its
-sidecar) and result.json. Nothing outside the job folder is touched: the active adapter is
+sidecar), lora.pt (the LoRA weights as peft names them, so a later night can start from them:
+job.json's "init") and result.json. Nothing outside the job folder is touched: the active adapter is
 changed only by whoever reads result.json afterwards.
 
 Exit codes: 0 done, 1 failed (result.json says why), 3 the memory cap was reached.
@@ -32,6 +33,7 @@ LOG = "log.jsonl"
 CHECKPOINT = "checkpoint.pt"
 RESULT = "result.json"
 ADAPTER = "adapter.gguf"
+LORA_STATE = "lora.pt"
 EXIT_MEMORY = 3
 ALL_MODULES = tuple(name.rsplit(".", 1)[1] for name in PROJECTIONS)
 
@@ -175,6 +177,23 @@ def _loss(model, batch: list[dict], max_len: int, pad_id: int, torch):
     return loss, int(picked.sum())
 
 
+def _start_from(model, path: Path, torch) -> str | None:
+    """Load an earlier night's LoRA weights into the fresh adapter. Returns why they were not
+    used (None: they were): weights of another shape (rank, layers, modules or model changed)
+    would train a different adapter than the settings say, so the night starts fresh instead."""
+    if not path.is_file():
+        return f"{path.name} is gone"
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:  # noqa: BLE001 - a damaged file only costs the head start
+        return f"{path.name} could not be read ({type(exc).__name__})"
+    own = {k: v for k, v in model.state_dict().items() if "lora_" in k}
+    if set(state) != set(own) or any(state[k].shape != own[k].shape for k in own):
+        return "it was trained with other LoRA settings or on another model"
+    model.load_state_dict(state, strict=False)
+    return None
+
+
 def train_job(job_dir: Path | str, *, stop_after: int | None = None) -> dict:
     """Run (or resume) the job; returns result.json's content. `stop_after` ends the run after
     that many steps of this call without finishing (for tests of resuming)."""
@@ -209,6 +228,10 @@ def train_job(job_dir: Path | str, *, stop_after: int | None = None) -> dict:
         r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
         target_modules=list(config.target_modules), layers_to_transform=layers,
         bias="none", task_type="CAUSAL_LM"))
+    started_from, start_note = None, None
+    if job.get("init"):
+        start_note = _start_from(model, Path(job["init"]), torch)
+        started_from = None if start_note else job["init"]
     model.train()
     params = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
@@ -273,6 +296,8 @@ def train_job(job_dir: Path | str, *, stop_after: int | None = None) -> dict:
             if stop_after is not None and this_call >= stop_after and step < total:
                 return {"status": "stopped", "step": step, "of": total}
     train_seconds = time.perf_counter() - train_started
+    torch.save({k: v for k, v in model.state_dict().items() if "lora_" in k},
+               job_dir / LORA_STATE)
     t0 = time.perf_counter()
     tensors = gguf_lora.lora_tensors(model, info)
     gguf_lora.write_adapter(tensors, info, config.alpha, job_dir / ADAPTER,
@@ -281,6 +306,7 @@ def train_job(job_dir: Path | str, *, stop_after: int | None = None) -> dict:
     convert_seconds = time.perf_counter() - t0
     n_tokens = sum(len(sequences[i]["input_ids"]) for s in order for i in s)
     result = {"status": "done", "steps": total, "losses": losses, "resumed_from": resumed_from,
+              "started_from": started_from, "start_note": start_note,
               "n_sequences": len(sequences), "tokens_seen": n_tokens,
               "load_seconds": round(load_seconds, 2),
               "train_seconds": round(train_seconds, 2), "convert_seconds": round(convert_seconds, 2),

@@ -5,6 +5,7 @@ then answering with whatever the gate left active."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -74,6 +75,34 @@ def test_learn_now_trains_gates_and_the_app_uses_what_the_gate_kept(db, smollm2_
         assert assistant.llm().lora_path is None
     finally:
         assistant.close()
+
+
+def test_a_night_builds_on_the_adapter_in_use_and_after_a_rollback_starts_fresh(db, smollm2_path,
+                                                                               monkeypatch):
+    settings = Settings(model="smollm2-135m")
+    save_settings(db, settings)
+    records = _label(db, 6)
+    earlier = nightly.run_night(records, smollm2_path, app_night.night_config(settings, TINY),
+                                min_examples=1, general=1)
+    assert earlier.status == "done" and nightly.lora_state_of(Path(earlier.adapter)).is_file()
+    nightly.rollback(earlier.night, smollm2_path)
+    events = []
+    tonight = app_night.run(db, settings, emit=events.append, config_overrides=TINY, general_n=1)
+    assert tonight.status == "done", tonight.reason
+    assert tonight.started_from == earlier.night and tonight.start_note is None
+    assert nightly.history()[-1]["started_from"] == earlier.night
+    assert any("building on the adapter in use" in e.get("message", "") for e in events)
+
+    nightly.rollback(None, smollm2_path)
+    asked = []
+
+    def prepare(*args, **kwargs):  # what the next night would start from; no third training
+        asked.append(kwargs["start_from"])
+        return None, nightly.NightResult("after-rollback", "skipped")
+
+    monkeypatch.setattr(nightly, "prepare", prepare)
+    app_night.run(db, settings, emit=lambda e: None, config_overrides=TINY, general_n=1)
+    assert asked == [None]
 
 
 def test_an_interrupted_night_is_resumed_by_the_next_one(db, smollm2_path):

@@ -41,6 +41,31 @@ def test_trained_answer_appears_with_the_adapter_and_not_without(smollm2_path, t
     assert SECRET_A in _answer(smollm2_path, messages, adapter)
 
 
+def _with_init(job: Path, init: Path) -> None:
+    data = json.loads((job / train.JOB).read_text())
+    (job / train.JOB).write_text(json.dumps({**data, "init": str(init)}))
+
+
+def test_a_night_started_from_an_earlier_adapter_goes_on_from_what_it_learnt(smollm2_path,
+                                                                            tmp_path):
+    first, _ = secret_job(smollm2_path, tmp_path / "first")
+    learnt = train.train_job(first)
+    assert (first / train.LORA_STATE).is_file()
+    # one more step at a rate too small to learn anything by itself: its loss is the start's
+    later, _ = secret_job(smollm2_path, tmp_path / "later", steps=1, lr=1e-9)
+    _with_init(later, first / train.LORA_STATE)
+    went_on = train.train_job(later)
+    assert went_on["started_from"] == str(first / train.LORA_STATE) and went_on["start_note"] is None
+    assert went_on["losses"][0] < 0.1 < learnt["losses"][0]
+
+    # weights of another rank don't fit these settings: the night starts fresh and says so
+    other, _ = secret_job(smollm2_path, tmp_path / "other", steps=1, lr=1e-9, rank=4)
+    _with_init(other, first / train.LORA_STATE)
+    fresh = train.train_job(other)
+    assert fresh["started_from"] is None and "other LoRA settings" in fresh["start_note"]
+    assert fresh["losses"][0] > 0.1
+
+
 def test_too_few_examples_is_skipped_with_a_reason(smollm2_path):
     from agent.planbench.runner import load_records
 
