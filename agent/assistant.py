@@ -110,6 +110,16 @@ class Assistant:
                 self._experts_variant = variant
             return self._experts
 
+    def plan_examples(self) -> list[dict] | None:
+        """The planner's example pool: the shipped one plus this user's labels (None: the
+        shipped one, when the labels can't be read: planning goes on without them)."""
+        from sync.learning.source import example_pool
+
+        try:
+            return example_pool(self.store.db)
+        except Exception:  # noqa: BLE001 - a damaged label table must not stop the chat
+            return None
+
     def _key(self) -> tuple:
         s = self.settings
         return (s.model, s.n_threads, s.n_ctx, active_learning_state())
@@ -401,8 +411,8 @@ class Assistant:
         if not files and history and history[-1][0] == "assistant" and len(history) >= 2:
             context = history[-2][1][:300]  # the previous question, for "and save that"
         try:
-            outcome: PlanOutcome = Planner(llm).plan(text, files, tools, context=context,
-                                                     cancel=cancel)
+            outcome: PlanOutcome = Planner(llm, examples=self.plan_examples()).plan(
+                text, files, tools, context=context, cancel=cancel)
         except (ModelFileError, ModelLoadError):
             raise
         except Exception as exc:  # noqa: BLE001 - planning failed; the files still get read

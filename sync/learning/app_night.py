@@ -143,12 +143,13 @@ def run(db, settings, *, emit: Emit = print_event, config_overrides: dict | None
                      f"and {general_n} general ones…"})
     general = gate.general_records(general_n)
     current = _checked_active(model_path)
+    pool = source.example_pool(db)  # the gate plans as the chat does
     cache = gate.ScoreCache(nightly.learning_dir() / "scores.json")
     sets = {"user": held_out, "general": general}
     scores: dict[str, dict[str, Any]] = {"before": {}, "after": {}}
     todo: dict[str, dict[str, list]] = {"before": {}, "after": dict(sets)}
     for name, recs in sets.items():  # the active model's scores are kept between nights
-        cached = cache.get(cache.key(model_path, current, recs))
+        cached = cache.get(cache.key(model_path, current, recs, pool))
         if cached is None:
             todo["before"][name] = recs
         else:
@@ -168,10 +169,10 @@ def run(db, settings, *, emit: Emit = print_event, config_overrides: dict | None
             if not todo[side]:
                 continue
             measured = gate.evaluate(model_path, adapter, todo[side],
-                                     chat_template=spec.chat_template, cancel=cancel,
+                                     chat_template=spec.chat_template, cancel=cancel, pool=pool,
                                      on_record=lambda name, i, n, s=side: on_record(name, i, n, s))
             for name, value in measured.items():
-                cache.put(cache.key(model_path, adapter, sets[name]), value)
+                cache.put(cache.key(model_path, adapter, sets[name], pool), value)
                 scores[side][name] = value
     except gate.GateError as exc:
         result.status = "failed"

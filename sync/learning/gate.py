@@ -117,11 +117,13 @@ def evaluate(model_path: Path | str, adapter: Path | str | None,
              sets: dict[str, Sequence[dict]], *, chat_template: str | None = None,
              n_threads: int | None = None, cancel: threading.Event | None = None,
              on_record: Callable[[str, int, int], None] | None = None,
-             likelihood: Sequence[str] = ("user",)) -> dict[str, dict]:
+             likelihood: Sequence[str] = ("user",),
+             pool: Sequence[dict] | None = None) -> dict[str, dict]:
     """{set name: {node_f1, edge_f1, arg_value_f1, validity, n, score, seconds[, nll]}} of the
     model (with the adapter) planning each set of records, loaded once; `nll` (reference_nll)
     for the sets named in `likelihood`. Raises GateError when the adapter is refused: an
-    adapter that can't be loaded is never measured as the base model."""
+    adapter that can't be loaded is never measured as the base model. `pool`: the planner's
+    examples, as the app plans (source.example_pool); a record is never its own example."""
     import time
 
     from agent.planbench.runner import predict, score_records
@@ -139,7 +141,7 @@ def evaluate(model_path: Path | str, adapter: Path | str | None,
         raise GateError(error)
     out: dict[str, dict] = {}
     try:
-        planner = Planner(llm)
+        planner = Planner(llm, examples=pool)
         if planner.decoding == "guided":
             llm.vocab_masks()
         pool = planner.examples
@@ -194,10 +196,11 @@ class ScoreCache:
         self.path = path
 
     @staticmethod
-    def key(model_path: Path | str, adapter: Path | str | None, records: Sequence[dict]) -> str:
-        ids = json.dumps([[r.get("id"), r.get("instruction"), r.get("plan")] for r in records],
-                         sort_keys=True, ensure_ascii=False)
-        return json.dumps(["v2", str(model_path), str(adapter) if adapter else None,
+    def key(model_path: Path | str, adapter: Path | str | None, records: Sequence[dict],
+            pool: Sequence[dict] = ()) -> str:
+        ids = json.dumps([[[r.get("id"), r.get("instruction"), r.get("plan")] for r in part]
+                          for part in (records, pool)], sort_keys=True, ensure_ascii=False)
+        return json.dumps(["v3", str(model_path), str(adapter) if adapter else None,
                            hashlib.sha256(ids.encode("utf-8")).hexdigest()[:16]])
 
     def _read(self) -> dict:

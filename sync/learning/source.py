@@ -72,6 +72,20 @@ def training_records(db: Database) -> tuple[list[dict], list[dict]]:
     return records, skipped
 
 
+def example_pool(db: Database) -> list[dict]:
+    """The planner's solved examples for this user: the shipped train split, then the user's
+    own labels (the cloud's plans they approved for training, their corrections). The planner
+    shows the one most like each request, so a kind of request the shipped split lacks is
+    planned from how it was solved for this user before, from the first label on, with no
+    night needed (docs/learning.md, "The thesis on this user's tasks"). Only the local prompt
+    sees them: the cloud payload's example stays from the train split (sync.payload)."""
+    from agent.planner import train_examples
+    from sync.learning.examples import dedupe
+
+    records, _ = training_records(db)
+    return [*train_examples(), *dedupe(records)]
+
+
 def count_since(db: Database, since: datetime | None) -> int:
     """Consented planner rows stored after `since` (all of them for None): whether a night
     has anything new to learn."""

@@ -246,3 +246,27 @@ def test_memory_tools_run_on_the_real_memory_and_the_caller_writes_the_query(sto
     finally:
         runner.close()
         memory.close()
+
+
+def test_the_planner_is_shown_how_this_user_got_such_a_request_solved_before(store, make, tmp_path):
+    """A plan the user corrected (or the cloud wrote, with training consent) is in the
+    planner's example pool from then on: the next request like it is planned from it."""
+    from sync.labels import TrainingExamples
+    from sync.learning import source
+
+    fixed = plan(("speech-to-text", {"audio": "lullaby_nana.ogg"}, [-1]),
+                 ("memory-save", {"text": "<GENERATED>-0"}, [0]),
+                 steps=["Transcribe lullaby_nana.ogg", "Keep the words of nana's lullaby"])
+    source.save_correction(store.db, "Keep the words of nana's lullaby from lullaby_nana.ogg",
+                           ["lullaby_nana.ogg"], fixed)
+    withheld = "Keep the words of nana's other lullaby from other.ogg"
+    TrainingExamples(store.db).add("planner", source.request_turn(withheld, ["other.ogg"]),
+                                   fixed, "cloud:big", False)  # no training consent: not used
+    song = tmp_path / "lullaby_two.ogg"
+    song.write_bytes(b"la la")
+    assistant, llm = make()
+    list(assistant.respond(store.create().id, "Keep the words of nana's lullaby in lullaby_two.ogg",
+                           attachments=[song]))
+    planner_prompt = json.dumps(llm.prompts[0])
+    assert "nana's lullaby from lullaby_nana.ogg" in planner_prompt
+    assert "other lullaby" not in planner_prompt

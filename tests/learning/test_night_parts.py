@@ -216,3 +216,23 @@ def test_rollback_to_a_missing_or_damaged_adapter_keeps_the_active_one(tmp_path,
     with pytest.raises(nightly.LearningError, match="can't be used"):
         nightly.rollback("20260102-000000-000000", smollm2_path)
     assert (nightly.learning_dir() / "active.json").read_bytes() == before
+
+
+def test_the_example_pool_is_the_shipped_split_then_the_users_consented_labels(db):
+    from agent.planner import train_examples
+
+    source.save_correction(db, "What did I say in memo.wav?", ["memo.wav"], PLAN)
+    TrainingExamples(db).add("planner", source.request_turn("Secret memo.wav?", ["memo.wav"]),
+                             json.dumps(PLAN), "cloud:big", False)
+    pool = source.example_pool(db)
+    shipped = train_examples()
+    assert pool[:len(shipped)] == list(shipped)
+    assert [r["instruction"] for r in pool[len(shipped):]] == ["What did I say in memo.wav?"]
+
+
+def test_the_gates_cached_scores_are_for_one_example_pool():
+    recs = _recs(3)
+    assert gate.ScoreCache.key("m.gguf", None, recs, recs[:1]) != \
+        gate.ScoreCache.key("m.gguf", None, recs, recs[:2])
+    assert gate.ScoreCache.key("m.gguf", None, recs, recs[:1]) == \
+        gate.ScoreCache.key("m.gguf", None, recs, recs[:1])
