@@ -95,8 +95,10 @@ def scores_text(record: dict) -> str:
 
 def describe_night(record: dict) -> str:
     """'Night 2026-12-01 03:10 — trained on 24 examples, kept: your plans 0.62 → 0.71, …'"""
+    grown = (f" on top of night {night_time(record['started_from'])}"
+             if record.get("started_from") else "")
     text = (f"Night {night_time(record.get('night', ''))} — trained on "
-            f"{record.get('n_examples', 0)} examples, {outcome(record)}")
+            f"{record.get('n_examples', 0)} examples{grown}, {outcome(record)}")
     return text + (f": {scores_text(record)}" if record.get("gate") else "")
 
 

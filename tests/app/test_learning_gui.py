@@ -448,3 +448,13 @@ def test_the_learning_settings_round_trip(qtbot, open_window):
     assert (stored.learning_auto, stored.learning_hours, stored.learning_power_only,
             stored.learning_idle_minutes, stored.learning_memory_mib) == (
         False, "22:30-06:00", False, 30, 6144)
+
+
+def test_a_night_that_grew_an_earlier_adapter_says_which():
+    from app.learning_window import describe_night, night_time
+
+    grown = describe_night({"night": "20261202-031000-000000", "n_examples": 9, "status": "done",
+                            "started_from": "20261201-031000-000000", "kept": True})
+    assert f"9 examples on top of night {night_time('20261201-031000-000000')}," in grown
+    assert "on top of" not in describe_night({"night": "20261202-031000-000000", "n_examples": 9,
+                                              "status": "done", "kept": True})
