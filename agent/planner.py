@@ -85,6 +85,11 @@ def train_examples() -> tuple[dict, ...]:
                  if line.strip())
 
 
+# as much as sharing the kinds of files: the shipped examples are someone's idea of a request,
+# the user's own are how they ask and what they meant (docs/learning.md, this user's tasks)
+OWN_BONUS = 0.25
+
+
 def _words(text: str) -> set[str]:
     return {w for w in WORD.findall(text.lower()) if w not in STOP}
 
@@ -98,15 +103,17 @@ def _kinds(files: list[str]) -> list[str]:
 def pick_examples(request: str, files: list[str], pool: tuple[dict, ...] | list[dict],
                   n: int = N_EXAMPLES) -> list[dict]:
     """The n records most like this request: word overlap, plus the same kinds of files
-    (an audio request learns most from audio examples). Most similar last, nearest the
-    request."""
+    (an audio request learns most from audio examples), plus OWN_BONUS for the user's own
+    solved requests (records with a `source`: sync.learning.source.example_pool), which are
+    worded as this user words things. Most similar last, nearest the request."""
     words, kinds = _words(request), _kinds(files)
 
     def score(rec: dict) -> float:
         other = _words(rec["instruction"])
         overlap = len(words & other) / max(1, len(words | other))
         rec_kinds = _kinds(rec.get("attachments", []))
-        return overlap + (0.5 if rec_kinds == kinds else 0.25 if set(rec_kinds) == set(kinds) else 0)
+        return (overlap + (0.5 if rec_kinds == kinds else 0.25 if set(rec_kinds) == set(kinds) else 0)
+                + (OWN_BONUS if rec.get("source") else 0.0))
 
     ranked = sorted(pool, key=lambda r: (score(r), r["id"]), reverse=True)[:n]
     return list(reversed(ranked))

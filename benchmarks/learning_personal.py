@@ -16,8 +16,9 @@ the pool already shows. Here the user's past and future requests share their tem
                     as the thesis's teacher; in-process, not through the server; invalid ones
                     are dropped by the night's own check).
     base            the student (smollm2-135m unless --student, 1-shot, guided, the app's gate) on the future.
-    pool K          the student with the labels of nights 1..K added to its example pool (the
+    pool K [--own]  the student with the labels of nights 1..K added to its example pool (the
                     planner picks its one example from the train split + those): no training.
+                    --own marks them as the user's own, as the app does (OWN_BONUS).
     night K         a LoRA night on batch K (+ replay), starting from night K-1's adapter
                     (nightly's accumulate), scored on the future with the shipped pool
                     (night-K) and with pool K (night-K-pool).
@@ -86,10 +87,13 @@ def batch(k: int) -> list[dict]:
     return every[(k - 1) * size: k * size]
 
 
-def pool(k: int) -> list[dict]:
+def pool(k: int, own: bool = False) -> list[dict]:
+    """The shipped train split + the labels of nights 1..k; `own`: marked as the user's own
+    (a `source`, as source.example_pool's are), which pick_examples prefers by OWN_BONUS."""
     from agent.planner import train_examples
 
-    return [*train_examples(), *[l for j in range(1, k + 1) for l in batch(j)]]
+    mark = {"source": "teacher"} if own else {}
+    return [*train_examples(), *[{**l, **mark} for j in range(1, k + 1) for l in batch(j)]]
 
 
 def timed_eval(adapter, out_dir: Path, label: str, examples=None) -> dict:
@@ -108,8 +112,9 @@ def cmd_base(args) -> int:
 
 
 def cmd_pool(args) -> int:
-    d = OUT / f"pool-{args.k}"
-    result = timed_eval(None, d, f"{T.STUDENT_ID} + pool {args.k}", examples=pool(args.k))
+    d = OUT / f"pool-{args.k}{'-own' if args.own else ''}"
+    result = timed_eval(None, d, f"{T.STUDENT_ID} + pool {args.k}{' (own first)' if args.own else ''}",
+                        examples=pool(args.k, args.own))
     result["n_labels"] = sum(len(batch(j)) for j in range(1, args.k + 1))
     (d / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result))
@@ -172,6 +177,7 @@ def cmd_report(args) -> int:
     for k in range(1, NIGHTS + 1):
         so_far += len(batch(k))
         add(f"pool {k} (no training)", so_far, OUT / f"pool-{k}" / "eval.json")
+        add(f"pool {k}, own first (no training)", so_far, OUT / f"pool-{k}-own" / "eval.json")
         add(f"night {k}", so_far, OUT / f"night-{k}" / "night.json", key="night")
         add(f"night {k} + pool {k}", so_far, OUT / f"night-{k}" / "night.json", key="pool")
     report = {"teacher": teacher, "rows": rows,
@@ -191,7 +197,9 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd", required=True)
     sub.add_parser("base").set_defaults(func=cmd_base)
-    po = sub.add_parser("pool"); po.add_argument("k", type=int); po.set_defaults(func=cmd_pool)
+    po = sub.add_parser("pool"); po.add_argument("k", type=int)
+    po.add_argument("--own", action="store_true", help="the labels as the user's own (OWN_BONUS)")
+    po.set_defaults(func=cmd_pool)
     ni = sub.add_parser("night"); ni.add_argument("k", type=int)
     ni.add_argument("--replay", type=float, default=0.25)
     ni.add_argument("--overrides", help="TrainConfig overrides as JSON")

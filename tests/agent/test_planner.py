@@ -305,6 +305,16 @@ def test_pick_examples_prefers_the_same_kinds_of_files():
     assert [r["id"] for r in picked] == ["mixed-1"]
 
 
+def test_the_users_own_solved_request_wins_over_a_shipped_one_a_little_more_alike():
+    shipped = {"id": "s", "instruction": "What did the dentist say in this memo?",
+               "attachments": ["x.wav"]}
+    own = {"id": "o", "instruction": "Tell me the dentist bit of note.wav",
+           "attachments": ["note.wav"], "source": "user-correction"}
+    request, files = "What did the dentist say in note2.wav?", ["note2.wav"]
+    assert pick_examples(request, files, [shipped, {**own, "source": None}], n=1)[0]["id"] == "s"
+    assert pick_examples(request, files, [shipped, own], n=1)[0]["id"] == "o"
+
+
 def test_pick_examples_uses_word_overlap_and_puts_the_most_similar_last():
     picked = pick_examples("What did I promise the dentist in memo.wav?", ["memo.wav"], POOL, n=3)
     # audio-2: same kind, 3 of 5 words shared; audio-1: same kind only; memory-1: "dentist".
