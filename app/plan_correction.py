@@ -1,6 +1,7 @@
 """"Fix plan…": the user corrects the plan the model wrote for a request, and the corrected
 plan is kept as a training example for the next night ("a thumbs-down with an edited plan is a
-label too")."""
+label too") and, from the next message on, as a solved example the planner can show the model
+(sync.learning.source.example_pool)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ from agent.plan import SPEC_TOOLS, PlanError, parse_plan, validate
 from agent.planner import MAX_TASKS
 from experts.inputs import kind_of
 
-CONFIRMATION = "Saved — Hearth learns from your correction in its next night."
+CONFIRMATION = ("Saved — Hearth plans requests like this one from your plan from now on, and "
+                "learns from it in its next night.")
 
 
 def plan_text(plan: dict | None) -> str:
