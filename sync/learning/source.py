@@ -79,11 +79,16 @@ def example_pool(db: Database) -> list[dict]:
     planned from how it was solved for this user before, from the first label on, with no
     night needed (docs/learning.md, "The thesis on this user's tasks"). Only the local prompt
     sees them: the cloud payload's example stays from the train split (sync.payload)."""
+    from agent.planbench.runner import app_tools
     from agent.planner import train_examples
     from sync.learning.examples import dedupe
 
     records, _ = training_records(db)
-    return [*train_examples(), *dedupe(records)]
+    # a cloud plan may use an expert the app would not have offered for that request (it
+    # saves to memory unasked): shown as an example, it would teach just that
+    offered = [r for r in dedupe(records)
+               if {t["task"] for t in r["plan"]["tasks"]} <= set(app_tools(r["instruction"]))]
+    return [*train_examples(), *offered]
 
 
 def count_since(db: Database, since: datetime | None) -> int:

@@ -224,6 +224,10 @@ def test_the_example_pool_is_the_shipped_split_then_the_users_consented_labels(d
     source.save_correction(db, "What did I say in memo.wav?", ["memo.wav"], PLAN)
     TrainingExamples(db).add("planner", source.request_turn("Secret memo.wav?", ["memo.wav"]),
                              json.dumps(PLAN), "cloud:big", False)
+    unasked = {"steps": [*PLAN["steps"], "Save it"], "tasks": [*PLAN["tasks"], {
+        "task": "memory-save", "id": 1, "dep": [0], "args": {"text": "<GENERATED>-0"}}]}
+    TrainingExamples(db).add("planner", source.request_turn("What's in memo.wav?", ["memo.wav"]),
+                             json.dumps(unasked), "cloud:big", True)  # saves though not asked
     pool = source.example_pool(db)
     shipped = train_examples()
     assert pool[:len(shipped)] == list(shipped)
