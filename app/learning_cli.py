@@ -41,8 +41,9 @@ def _line(night: dict) -> str:
     if night.get("gate"):
         scores = (f"  yours {before_after(night, 'user')}"
                   f"  general {before_after(night, 'general')}")
+    grown = f"  (on top of {night['started_from']})" if night.get("started_from") else ""
     return (f"{night['night']}  {night.get('model') or '-':<20} {outcome(night):<9} "
-            f"{night.get('n_examples', 0):>4} examples{scores}")
+            f"{night.get('n_examples', 0):>4} examples{scores}{grown}")
 
 
 def run(args) -> int:

@@ -190,7 +190,38 @@ def cmd_report(args) -> int:
         lines.append(f"| {r['row']} | {r['labels']} | {r['node_f1']:.3f} | {r['edge_f1']:.3f} | "
                      f"{r['arg_value_f1']:.3f} | {r['validity']:.3f} | {pct} |")
     print("\n".join(lines))
+    plot(rows, teacher, OUT / "personal.png")
     return 0
+
+
+def plot(rows: list[dict], teacher: dict, path: Path) -> None:
+    """Node F1 by labels so far: the pool (own first), the nights, nights + pool, the teacher."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    series = {"shown as examples, own first (the app)": ("pool {k}, own first (no training)", "tab:blue"),
+              "shown as examples": ("pool {k} (no training)", "tab:cyan"),
+              "LoRA nights": ("night {k}", "tab:orange"),
+              "LoRA nights + shown as examples": ("night {k} + pool {k}", "tab:red")}
+    base = next((r for r in rows if r["row"].startswith("base")), None)
+    fig, ax = plt.subplots(figsize=(7.5, 4.2))
+    for name, (pattern, color) in series.items():
+        pts = [(r["labels"], r["node_f1"]) for k in range(1, NIGHTS + 1) for r in rows
+               if r["row"] == pattern.format(k=k)]
+        if base:
+            pts = [(0, base["node_f1"]), *pts]
+        if len(pts) > 1:
+            ax.plot(*zip(*pts), "o-", color=color, label=name)
+    ax.axhline(teacher["node_f1"], color="k", ls="--", lw=1, label="teacher")
+    ax.axhline(0.9 * teacher["node_f1"], color="k", ls=":", lw=0.8, label="90 % of the teacher")
+    ax.set_xlabel("teacher labels of this user's past requests")
+    ax.set_ylabel(f"node F1, this user's next {teacher['n']} requests")
+    ax.set_title(f"{T.STUDENT_ID}: the user's labels shown as examples vs trained in")
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    fig.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:
