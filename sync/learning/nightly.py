@@ -12,8 +12,8 @@ the active one) instead of from nothing, so what the nights learn adds up; repla
 earlier examples in, so tonight's batch does not pull the adapter away from them.
 
 Layout under <data folder>/learning/: nights/<id>/ (job, log, checkpoint, result),
-adapters/<id>.gguf (+ .json, + .lora.pt: the weights a later night starts from), general/<model>.jsonl (the base model's general answers),
-seen.jsonl (examples of earlier nights, for replay), history.jsonl (one line per night),
+adapters/<id>.gguf (+ .json, + .lora.pt: the weights a later night starts from),
+general/<model>.jsonl (the base model's general answers), seen.jsonl (examples of earlier nights, for replay), history.jsonl (one line per night),
 active.json.
 """
 
@@ -119,7 +119,14 @@ def prepare(records: Sequence[dict], model_path: Path | str, config: train.Train
     finally:
         tokenizer.close()
     job_dir = learning_dir() / "nights" / night
-    init = {"init": str(lora_state_of(Path(start_from)))} if start_from else {}
+    init = {}
+    if start_from is not None:
+        state = lora_state_of(Path(start_from))
+        if state.is_file():
+            init = {"init": str(state)}
+        else:  # an adapter from before nights kept their weights, or its file was removed
+            result.start_note = (f"{Path(start_from).stem}'s training weights are not on disk "
+                                 f"(only its adapter), so tonight starts fresh.")
     train.write_job(job_dir, model_path, config, sequences,
                     extra={**(extra or {}), **init, "night": night,
                            "task_examples": [e.to_dict() for e in built.examples]})
@@ -223,7 +230,7 @@ def finish(job_dir: Path, result: NightResult, proc: subprocess.CompletedProcess
     result.resumed_from = trained.get("resumed_from")
     if trained.get("started_from"):
         result.started_from = Path(trained["started_from"]).name.removesuffix(LORA_SUFFIX)
-    result.start_note = trained.get("start_note")
+    result.start_note = trained.get("start_note") or result.start_note
     result.peak_rss_mib = trained.get("peak_rss_mib")
     result.seconds.update({k: trained[k] for k in ("load_seconds", "train_seconds",
                                                     "convert_seconds", "cpu_seconds")

@@ -66,6 +66,17 @@ def test_a_night_started_from_an_earlier_adapter_goes_on_from_what_it_learnt(smo
     assert fresh["losses"][0] > 0.1
 
 
+def test_an_adapter_without_its_training_weights_is_not_continued(smollm2_path):
+    from agent.planbench.runner import load_records
+
+    old = random_adapter(smollm2_path, nightly.learning_dir() / "adapters" / "older.gguf")
+    records, _ = load_records("train")
+    job, result = nightly.prepare(records[:6], smollm2_path, train.TrainConfig(), general=1,
+                                  min_examples=1, start_from=old)
+    assert "init" not in json.loads((job / train.JOB).read_text())
+    assert "older's training weights are not on disk" in result.start_note
+
+
 def test_too_few_examples_is_skipped_with_a_reason(smollm2_path):
     from agent.planbench.runner import load_records
 
