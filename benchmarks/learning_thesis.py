@@ -26,11 +26,8 @@ import argparse
 import json
 import os
 import random
-import socket
-import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,47 +63,6 @@ def batch(night: int, size: int = BATCH) -> list[dict]:
 
 
 # --- the teacher ------------------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(model_path: Path, log_path: Path, alias: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-    log = open(log_path, "ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
-         "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port),
-         "--n_ctx", "4096", "--n_threads", "2", "--seed", "0"],
-        stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}/v1"
-    deadline = time.monotonic() + 300
-    while True:
-        if proc.poll() is not None:
-            raise RuntimeError(f"llama_cpp.server exited ({proc.returncode}); see {log_path}")
-        try:
-            with urllib.request.urlopen(f"{url}/models", timeout=2) as r:
-                if r.status == 200:
-                    return proc, url
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            proc.terminate()
-            raise RuntimeError("llama_cpp.server did not come up within 300 s")
-        time.sleep(0.5)
-
-
-def stop_server(proc: subprocess.Popen) -> None:
-    proc.terminate()
-    try:
-        proc.wait(timeout=15)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
-
 
 def ask_teacher(record: dict, client, anonymizer, endpoint: str, model: str) -> dict:
     """One request through the app's cloud path; the label (restored, validated plan) or why
@@ -170,6 +126,7 @@ def cmd_label(args) -> int:
     from agent.model_registry import get_model
     from sync.anonymizer import Anonymizer
     from sync.cloud import CloudClient
+    from sync.local_server import serve
 
     OUT.mkdir(parents=True, exist_ok=True)
     wanted = user_requests()[: args.nights * BATCH]
@@ -179,27 +136,26 @@ def cmd_label(args) -> int:
     if not todo:
         return 0
     model_path = get_model(TEACHER_ID).resolve()
-    t0 = time.perf_counter()
-    proc, url = start_server(model_path, OUT / "teacher-server.log", TEACHER_ID)
-    meta = {"event": "server", "seconds_to_start": round(time.perf_counter() - t0, 1),
-            "load_average": load_average(), "started": time.strftime("%Y-%m-%dT%H:%M:%SZ",
-                                                                      time.gmtime())}
-    print(json.dumps(meta), file=sys.stderr)
-    # the app's anonymizer; no known names (this simulated user enrolled no faces)
-    anonymizer = Anonymizer(known_names=lambda: [])
-    client = CloudClient(url, TEACHER_ID, None, timeout=300.0)
-    try:
-        with open(LABELS, "a", encoding="utf-8") as f:
-            for i, rec in enumerate(todo, 1):
-                row = ask_teacher(rec, client, anonymizer, url, TEACHER_ID)
-                row["load_average"] = load_average()
-                f.write(json.dumps(row, ensure_ascii=False) + "\n")
-                f.flush()
-                print(f"{i}/{len(todo)} {rec['id']} {row['seconds']} s "
-                      f"{'ok' if row['plan'] else row['error']}", file=sys.stderr, flush=True)
-    finally:
-        client.close()
-        stop_server(proc)
+    with serve(model_path, TEACHER_ID, OUT / "teacher-server.log", timeout=300) as server:
+        url = server.base_url
+        meta = {"event": "server", "seconds_to_start": round(server.started_s, 1),
+                "load_average": load_average(),
+                "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+        print(json.dumps(meta), file=sys.stderr)
+        # the app's anonymizer; no known names (this simulated user enrolled no faces)
+        anonymizer = Anonymizer(known_names=lambda: [])
+        client = CloudClient(url, TEACHER_ID, None, timeout=300.0)
+        try:
+            with open(LABELS, "a", encoding="utf-8") as f:
+                for i, rec in enumerate(todo, 1):
+                    row = ask_teacher(rec, client, anonymizer, url, TEACHER_ID)
+                    row["load_average"] = load_average()
+                    f.write(json.dumps(row, ensure_ascii=False) + "\n")
+                    f.flush()
+                    print(f"{i}/{len(todo)} {rec['id']} {row['seconds']} s "
+                          f"{'ok' if row['plan'] else row['error']}", file=sys.stderr, flush=True)
+        finally:
+            client.close()
     return 0
 
 

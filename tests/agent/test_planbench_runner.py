@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -363,38 +361,17 @@ def test_the_menu_opens_the_newest_report_or_says_how_to_make_one(qtbot, monkeyp
 
 # --- a real model behind an OpenAI-compatible endpoint -------------------------------------------
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.mark.real_model
 def test_benchmark_through_llama_cpp_server_endpoint(tmp_path, smollm2_path):
-    port = _free_port()
-    log = open(tmp_path / "server.log", "w")
-    server = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(smollm2_path),
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "2048", "--n_threads", "2",
-         "--model_alias", "smollm2"],
-        stdout=log, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1/models", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            assert server.poll() is None, (tmp_path / "server.log").read_text()[-2000:]
-            assert time.monotonic() < deadline, "the server did not answer in 120 s"
-            time.sleep(0.5)
+    from sync.local_server import serve
+
+    with serve(smollm2_path, "smollm2", tmp_path / "server.log", n_ctx=2048) as server:
+        url = server.base_url
         out = tmp_path / "run"
         env = {**os.environ, "HEARTH_TEST_API_KEY": "local-key"}
         result = subprocess.run(
             [sys.executable, "-m", "app.cli", "bench", "plan", "--endpoint",
-             f"http://127.0.0.1:{port}/v1", "--api-model", "smollm2", "--api-key-env",
+             url, "--api-model", "smollm2", "--api-key-env",
              "HEARTH_TEST_API_KEY", "--limit", "3", "--no-bertscore", "--no-progress",
              "--out", str(out)], capture_output=True, text=True, timeout=600, env=env)
         assert result.returncode == 0, result.stderr[-3000:]
@@ -403,15 +380,7 @@ def test_benchmark_through_llama_cpp_server_endpoint(tmp_path, smollm2_path):
         assert len(preds) == 3 and all(p["source"] in ("model", "fallback") for p in preds)
         assert all(p["decoding"] == "free" and p["raw"] for p in preds)
         summary = json.loads((out / SUMMARY).read_text())
-        assert summary["n"] == 3 and summary["endpoint"] == f"http://127.0.0.1:{port}/v1"
+        assert summary["n"] == 3 and summary["endpoint"] == url
         assert summary["model"] == "smollm2" and summary["split"] == "test"
         assert (out / "report.md").is_file() and _png(out / "per_scenario.png")
         assert f"Report: {out / 'report.md'}" in result.stdout
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
-        log.close()

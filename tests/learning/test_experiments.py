@@ -45,9 +45,10 @@ def test_label_quality_counts_an_unusable_reply_as_an_invalid_plan():
 
 @pytest.fixture
 def smollm2_teacher(smollm2_path, tmp_path):
-    proc, url = lt.start_server(smollm2_path, tmp_path / "server.log", "smollm2")
-    yield url
-    lt.stop_server(proc)
+    from sync.local_server import serve
+
+    with serve(smollm2_path, "smollm2", tmp_path / "server.log") as server:
+        yield server.base_url
 
 
 def test_the_teacher_gets_the_app_payload_and_its_plan_is_restored_and_checked(smollm2_teacher):

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.request
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+
+from sync.local_server import free_port  # noqa: F401  (the tests import it from here)
 
 
 # --- the keyring ----------------------------------------------------------------------------
@@ -67,12 +65,6 @@ def no_keyring():
 
 
 # --- a misbehaving endpoint ------------------------------------------------------------------
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 
 def completion_stream(text: str, model: str = "fake") -> bytes:
     """A chat completion as an OpenAI server streams it (server-sent events)."""
@@ -179,48 +171,12 @@ def fault_server():
 
 # --- a real cloud ----------------------------------------------------------------------------
 
-@dataclass
-class CloudServer:
-    base_url: str
-    model: str
-    started_s: float
-
-
 def _serve(model_path, alias: str, log_path):
-    """Start llama_cpp.server on a free loopback port; yields a CloudServer; always stops it."""
-    port = free_port()
-    env = {**os.environ, "OMP_WAIT_POLICY": "PASSIVE"}
-    start = time.perf_counter()
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path),
-             "--model_alias", alias, "--host", "127.0.0.1", "--port", str(port),
-             "--n_ctx", "4096", "--n_threads", "2", "--seed", "0"],
-            stdout=log, stderr=subprocess.STDOUT, env=env)
-    try:
-        url = f"http://127.0.0.1:{port}/v1"
-        deadline = time.monotonic() + 180
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited ({proc.returncode}):\n"
-                                   f"{log_path.read_text(errors='replace')[-3000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("llama_cpp.server did not come up within 180 s")
-            time.sleep(0.3)
-        yield CloudServer(url, alias, time.perf_counter() - start)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+    """llama_cpp.server on a free loopback port (sync.local_server); always stopped after."""
+    from sync.local_server import serve
+
+    with serve(model_path, alias, log_path) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
