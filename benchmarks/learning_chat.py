@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 
 def seed_labels(n: int, model: str) -> None:
-    from agent.planbench.runner import app_files, app_plans, load_records
+    from agent.planbench.runner import app_plans_record, load_records
     from memory.db import Database
     from memory.settings import Settings, save_settings
     from sync.labels import TrainingExamples
@@ -38,8 +38,7 @@ def seed_labels(n: int, model: str) -> None:
     try:
         save_settings(db, Settings(model=model))
         records, _ = load_records("train")
-        records = [r for r in records
-                   if app_plans(r["instruction"], app_files(r.get("attachments", [])))][:n]
+        records = [r for r in records if app_plans_record(r)][:n]
         for r in records:
             TrainingExamples(db).add("planner", request_turn(r["instruction"], r["attachments"]),
                                      json.dumps(r["plan"]), "cloud:benchmark", True)

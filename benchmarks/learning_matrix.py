@@ -49,15 +49,14 @@ def eval_records(per_scenario: int | None = None) -> list[dict]:
     """The first `per_scenario` test records of each scenario that the app plans (in the
     split's order; 12 = 36 plans per adapter, what this session's CPU allowed first), or with
     0 every test record of the three scenarios (82, 74 of them planned)."""
-    from agent.planbench.runner import app_files, app_plans
+    from agent.planbench.runner import app_plans_record
 
     n = PER_SCENARIO if per_scenario is None else per_scenario
     if n == 0:
         return scenario_records("test")
     out = []
     for s in SCENARIOS:
-        planned = [r for r in scenario_records("test", (s,))
-                   if app_plans(r["instruction"], app_files(r.get("attachments", [])))]
+        planned = [r for r in scenario_records("test", (s,)) if app_plans_record(r)]
         out += planned[:n]
     return out
 

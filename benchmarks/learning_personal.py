@@ -49,12 +49,12 @@ SCRATCH = Path("/tmp/hearth-personal")
 
 def split() -> tuple[list[dict], list[dict]]:
     """(past, future): the test records the app would plan, alternating within each template."""
-    from agent.planbench.runner import app_files, app_plans, load_records
+    from agent.planbench.runner import app_plans_record, load_records
 
     records, _ = load_records("test")
     by_template = defaultdict(list)
     for r in records:
-        if app_plans(r["instruction"], app_files(r.get("attachments", []))):
+        if app_plans_record(r):
             by_template[r["template"]].append(r)
     past, future = [], []
     for group in by_template.values():

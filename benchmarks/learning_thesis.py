@@ -48,11 +48,10 @@ def load_average() -> list[float]:
 
 def user_requests() -> list[dict]:
     """The train split's records the app would plan, in the simulation's fixed order."""
-    from agent.planbench.runner import app_files, app_plans, load_records
+    from agent.planbench.runner import app_plans_record, load_records
 
     records, _ = load_records("train")
-    planned = [r for r in records
-               if app_plans(r["instruction"], app_files(r.get("attachments", [])))]
+    planned = [r for r in records if app_plans_record(r)]
     random.Random(SEED).shuffle(planned)
     return planned
 

@@ -120,6 +120,11 @@ def app_plans(instruction: str, files: dict[str, str]) -> bool:
     return bool(files) or bool(ABOUT_MEMORY.search(instruction))
 
 
+def app_plans_record(record: dict) -> bool:
+    """app_plans for a Q2A record: its instruction with its attachments."""
+    return app_plans(record["instruction"], app_files(record.get("attachments", [])))
+
+
 def app_tools(instruction: str, *, gate: bool = True) -> dict:
     """The experts the app offers the planner for this message (memory on, nothing saved by
     the "remember that" rule), as planner.ToolInfo by name, in the app's order. Ungated: all
@@ -203,7 +208,7 @@ def gate_effects(records: Sequence[dict]) -> dict[str, int]:
            "memory_save_needed_not_offered": 0}
     for r in records:
         tasks = r["plan"].get("tasks", [])
-        if not app_plans(r["instruction"], app_files(r.get("attachments", []))):
+        if not app_plans_record(r):
             out["not_planned"] += 1
             out["not_planned_but_reference_has_tasks"] += bool(tasks)
         elif (any(t.get("task") == "memory-save" for t in tasks)
@@ -388,8 +393,7 @@ def run(records: Sequence[dict], planner, out_dir: Path | str, config: dict, *,
     config["load_average_start"] = machine_info()["load_average"]
     start = time.perf_counter()
     load_seconds = None
-    if any(not gate or app_plans(r["instruction"], app_files(r.get("attachments", [])))
-           for r in todo):
+    if any(not gate or app_plans_record(r) for r in todo):
         t0 = time.perf_counter()
         _prepare(planner.llm, planner.decoding)
         load_seconds = round(time.perf_counter() - t0, 2)

@@ -60,11 +60,10 @@ def split_held_out(records: Sequence[dict], share: float = HELD_OUT_SHARE,
 def general_records(n: int = GENERAL_N) -> list[dict]:
     """A fixed sample of the Q2A dev split's records the app plans, spread over its scenarios
     (round-robin over scenarios, each in a stable hashed order)."""
-    from agent.planbench.runner import app_files, app_plans, load_records
+    from agent.planbench.runner import app_plans_record, load_records
 
     records, _ = load_records("dev")
-    planned = [r for r in records
-               if app_plans(r["instruction"], app_files(r.get("attachments", [])))]
+    planned = [r for r in records if app_plans_record(r)]
     by_scenario: dict[str, list[dict]] = {}
     for r in sorted(planned, key=lambda r: _hash(r["id"])):
         by_scenario.setdefault(r.get("scenario", ""), []).append(r)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.planbench.runner import app_files, app_plans, load_records
+from agent.planbench.runner import app_plans_record, load_records
 from memory.settings import Settings, save_settings
 from sync.labels import TrainingExamples
 from sync.learning import app_night, gate, nightly, source, train
@@ -21,8 +21,7 @@ TINY = {"steps": 2, "min_steps": 2, "batch_size": 4, "micro_batch": 2, "nice": 0
 def _label(db, n: int) -> list[dict]:
     """n cloud-style planner labels from the Q2A train split (as sync.service stores them)."""
     records, _ = load_records("train")
-    records = [r for r in records
-               if app_plans(r["instruction"], app_files(r.get("attachments", [])))][:n]
+    records = [r for r in records if app_plans_record(r)][:n]
     te = TrainingExamples(db)
     for r in records:
         stored = "Request: an earlier request\nFiles: none\n\n" + source.request_turn(
