@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -96,14 +95,10 @@ def cmd_eval(args) -> int:
     d = OUT / s
     trained = json.loads((d / "night.json").read_text())
     lt.use_scratch_home(lt.SCRATCH.parent / "hearth-matrix" / s)
-    before = lt.load_average()
-    t0 = time.perf_counter()
-    lt.evaluate(Path(trained["adapter"]), eval_records(args.per_scenario), d / "eval",
-                label=f"{lt.STUDENT_ID} + {s} adapter")
+    _, timed = lt.timed_evaluate(Path(trained["adapter"]), eval_records(args.per_scenario),
+                                 d / "eval", label=f"{lt.STUDENT_ID} + {s} adapter")
     key = "evaluation" if args.per_scenario == PER_SCENARIO else f"evaluation_{args.per_scenario}"
-    trained[key] = {"wall_seconds": round(time.perf_counter() - t0, 1),
-                    "load_average": {"before": before, "after": lt.load_average()},
-                    "per_scenario": args.per_scenario or "all",
+    trained[key] = {**timed, "per_scenario": args.per_scenario or "all",
                     "scores": row_scores(d / "eval" / "predictions.jsonl", args.per_scenario)}
     (d / "night.json").write_text(json.dumps(trained, indent=2) + "\n")
     print(json.dumps(trained["evaluation"]), file=sys.stderr)

@@ -247,6 +247,17 @@ def evaluate(adapter: Path | None, records: list[dict], out_dir: Path, *, label:
         llm.close()
 
 
+def timed_evaluate(adapter: Path | None, records: list[dict], out_dir: Path, *, label: str,
+                   examples: list[dict] | None = None) -> tuple[dict, dict]:
+    """evaluate(), timed: (its summary, {"wall_seconds", "load_average": {"before", "after"},
+    "scores"}), what every experiment records beside its predictions."""
+    before, t0 = load_average(), time.perf_counter()
+    summary = evaluate(adapter, records, out_dir, label=label, examples=examples)
+    return summary, {"wall_seconds": round(time.perf_counter() - t0, 1),
+                     "load_average": {"before": before, "after": load_average()},
+                     "scores": scores(summary)}
+
+
 METRICS = ("node_f1", "edge_f1", "arg_value_f1", "validity")
 
 
@@ -266,11 +277,9 @@ def cmd_base(args) -> int:
     from agent.planbench.runner import load_records
 
     records, _ = load_records("test")
-    before = load_average()
-    t0 = time.perf_counter()
-    summary = evaluate(None, records, OUT / "night-0-now" / "eval", label=f"{STUDENT_ID} (base, now)")
-    out = {"wall_seconds": round(time.perf_counter() - t0, 1), "git_commit": summary["git_commit"],
-           "load_average": {"before": before, "after": load_average()}, "scores": scores(summary)}
+    summary, timed = timed_evaluate(None, records, OUT / "night-0-now" / "eval",
+                                    label=f"{STUDENT_ID} (base, now)")
+    out = {**timed, "git_commit": summary["git_commit"]}
     (OUT / "night-0-now" / "night.json").write_text(json.dumps(out, indent=2) + "\n")
     print(json.dumps(out), file=sys.stderr)
     return 0
@@ -304,13 +313,8 @@ def cmd_night(args) -> int:
     print(json.dumps({k2: trained[k2] for k2 in ("n_examples", "n_sequences", "wall_seconds",
                                                  "losses")}), file=sys.stderr)
     records, _ = load_records("test")
-    before = load_average()
-    t0 = time.perf_counter()
-    summary = evaluate(Path(trained["adapter"]), records, d / "eval",
-                       label=f"{STUDENT_ID} + night {k}")
-    trained["evaluation"] = {"wall_seconds": round(time.perf_counter() - t0, 1),
-                             "load_average": {"before": before, "after": load_average()},
-                             "scores": scores(summary)}
+    _, trained["evaluation"] = timed_evaluate(Path(trained["adapter"]), records, d / "eval",
+                                              label=f"{STUDENT_ID} + night {k}")
     trained_path.write_text(json.dumps(trained, indent=2) + "\n")
     print(json.dumps(trained["evaluation"]), file=sys.stderr)
     return 0

@@ -5,7 +5,6 @@ evaluated like the thesis nights: does more training move SmolLM2's test scores 
 (needs docs/learning/thesis/labels.jsonl from `learning_thesis.py label`)."""
 import json
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,9 +22,7 @@ trained.update(n_labels=len(accepted))
 (d / "night.json").write_text(json.dumps(trained, indent=2) + "\n")
 print(json.dumps({k: trained[k] for k in ("n_examples", "n_sequences", "wall_seconds", "losses")}), flush=True)
 records, _ = load_records("test")
-t0 = time.perf_counter(); before = T.load_average()
-summary = T.evaluate(Path(trained["adapter"]), records, d / "eval", label="smollm2-135m + strong night")
-trained["evaluation"] = {"wall_seconds": round(time.perf_counter() - t0, 1),
-                         "load_average": {"before": before, "after": T.load_average()}, "scores": T.scores(summary)}
+_, trained["evaluation"] = T.timed_evaluate(Path(trained["adapter"]), records, d / "eval",
+                                            label="smollm2-135m + strong night")
 (d / "night.json").write_text(json.dumps(trained, indent=2) + "\n")
 print(json.dumps(trained["evaluation"]), flush=True)
