@@ -101,7 +101,7 @@ def cmd_eval(args) -> int:
     trained[key] = {**timed, "per_scenario": args.per_scenario or "all",
                     "scores": row_scores(d / "eval" / "predictions.jsonl", args.per_scenario)}
     (d / "night.json").write_text(json.dumps(trained, indent=2) + "\n")
-    print(json.dumps(trained["evaluation"]), file=sys.stderr)
+    print(json.dumps(trained[key]), file=sys.stderr)
     return 0
 
 
