@@ -135,3 +135,41 @@ def test_memory_cap_stops_training_with_the_reason(smollm2_path):
     assert result.status == "memory"
     assert "over the cap of 200 MiB" in result.reason and "active adapter is unchanged" in result.reason
     assert not (job / train.ADAPTER).exists() and nightly.active_adapter() is None
+
+
+def _lora_grads(base: Path, config: train.TrainConfig, seq: dict) -> tuple[dict, list[bool]]:
+    """LoRA gradients of one sequence's loss, and which decoder layers' outputs were in the
+    backward graph."""
+    import torch
+
+    from sync.learning.hf_twin import load_twin, read_info
+
+    model = load_twin(base)
+    torch.manual_seed(0)  # the same LoRA initialization for every config
+    model = train.with_lora(model, config, read_info(base).n_layer)
+    model.train()
+    in_graph = []
+    for layer in model.get_base_model().model.layers:
+        layer.register_forward_hook(
+            lambda m, a, out: in_graph.append((out[0] if isinstance(out, tuple) else out)
+                                              .requires_grad))
+    loss, n = train._loss(model, [seq], 1024, seq["input_ids"][0], torch)
+    (loss / n).backward()
+    grads = {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
+    return grads, in_graph
+
+
+def test_checkpointing_keeps_the_frozen_layers_out_of_the_backward_pass(smollm2_path, tmp_path):
+    job, _ = secret_job(smollm2_path, tmp_path / "job")
+    seq = json.loads((job / train.SEQUENCES).read_text().splitlines()[0])
+    top = dict(rank=4, alpha=8.0, top_layers=3)
+    plain, graph = _lora_grads(smollm2_path, train.TrainConfig(**top), seq)
+    checkpointed, ckpt_graph = _lora_grads(
+        smollm2_path, train.TrainConfig(**top, gradient_checkpointing=True), seq)
+    # only the adapted layers are differentiated, with checkpointing or without
+    assert graph == ckpt_graph == [False] * (len(graph) - 3) + [True] * 3
+    assert set(plain) == set(checkpointed) and len(plain) == 3 * 7 * 2
+    for name, g in plain.items():
+        if "lora_B" in name:  # B starts at zero, so A's first gradient is zero too
+            assert g.abs().sum() > 0, name
+        assert (checkpointed[name] - g).abs().max() <= 1e-5 * (1 + g.abs().max()), name
