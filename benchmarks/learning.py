@@ -6,7 +6,9 @@ twin with peft LoRA in a separate low-priority process, our GGUF writer).
         --sizes 50,200 --preset lean [--model qwen2.5-coder-0.5b] [--out results.jsonl]
 
 Examples are the Q2A train split's records the app would plan (254 of 296), the first N after
-dedupe; each night also gets general examples (a quarter of N, at most the 40 questions of
+dedupe (`--splits train,dev,test`: 412 of 503). A larger N needs `--ask-again`, which asks
+the same requests again with a numbered lead-in: it times a night of N examples, whose
+labels repeat. Each night also gets general examples (a quarter of N, at most the 40 questions of
 resources/prompts/learning.yaml) with the base model's own answers. Presets:
 
 - default: TrainConfig() — r=16, alpha=32, all seven projections of every layer, fp32,
@@ -53,6 +55,18 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
+def asked_again(records: list[dict], size: int) -> list[dict]:
+    """The first `size` records; past the end, the same ones again with a numbered lead-in, so
+    that dedupe keeps them as new requests. Same id: the repeat gets its solved example from the
+    other records, as the original does, so its prompt is as long."""
+    out, round_ = list(records[:size]), 1
+    while len(out) < size:
+        out += [{**r, "instruction": f"Once more ({round_}): {r['instruction']}"}
+                for r in records[:size - len(out)]]
+        round_ += 1
+    return out
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", default="qwen2.5-coder-0.5b")
@@ -60,6 +74,11 @@ def main(argv=None) -> int:
     parser.add_argument("--preset", default="lean", choices=sorted(PRESETS))
     parser.add_argument("--set", action="append", default=[], metavar="KEY=JSON",
                         help="override a TrainConfig field, e.g. --set max_len=384")
+    parser.add_argument("--splits", default="train",
+                        help="Q2A splits whose records are the examples, e.g. train,dev,test")
+    parser.add_argument("--ask-again", action="store_true",
+                        help="reach a size beyond the usable records by asking them again, "
+                             "numbered (times a night of that size; the labels repeat)")
     parser.add_argument("--out", default="learning-bench.jsonl")
     args = parser.parse_args(argv)
 
@@ -80,26 +99,27 @@ def main(argv=None) -> int:
     for item in args.set:
         key, _, value = item.partition("=")
         overrides[key] = json.loads(value)
-    records, _ = load_records("train")
+    records = [r for split in args.splits.split(",") for r in load_records(split)[0]]
     usable = [r for r in ex.dedupe(records)
               if not ex.planner_examples([r]).skipped]
     rows = []
     try:
         for size in [int(s) for s in args.sizes.split(",")]:
-            if size > len(usable):
-                print(f"skipping {size}: the train split has {len(usable)} usable records",
-                      file=sys.stderr)
+            if size > len(usable) and not args.ask_again:
+                print(f"skipping {size}: {args.splits} has {len(usable)} usable records "
+                      f"(--ask-again repeats them)", file=sys.stderr)
                 continue
             config = train.TrainConfig.from_dict(overrides)
             load_before = load()
             start = time.perf_counter()
-            result = nightly.run_night(usable[:size], model_path, config,
+            result = nightly.run_night(asked_again(usable, size), model_path, config,
                                        general_ratio=0.25, replay_ratio=0.0,
                                        night=f"bench-{size}")
             wall = time.perf_counter() - start
             job = nightly.learning_dir() / "nights" / f"bench-{size}"
             steps = [json.loads(line) for line in (job / train.LOG).read_text().splitlines()]
             row = {"model": args.model, "preset": args.preset, "overrides": overrides,
+                   "splits": args.splits, "distinct_requests": min(size, len(usable)),
                    "examples": size, "sequences": result.n_sequences, "status": result.status,
                    "reason": result.reason, "wall_seconds": round(wall, 1),
                    "seconds": result.seconds, "peak_rss_mib": result.peak_rss_mib,
