@@ -125,14 +125,17 @@ def main(argv=None) -> int:
                    "seconds": result.seconds, "peak_rss_mib": result.peak_rss_mib,
                    "steps": len(steps), "median_step_seconds":
                        sorted(s["seconds"] for s in steps)[len(steps) // 2] if steps else None,
-                   "losses": result.losses, "load_before": load_before, "load_after": load(),
+                   "losses": result.losses, "step_seconds": [s["seconds"] for s in steps],
+                   "step_rss_mib": [s["rss_mib"] for s in steps],
+                   "load_before": load_before, "load_after": load(),
                    "adapter_bytes": Path(result.adapter).stat().st_size if result.adapter else None,
                    "machine": machine(), "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ",
                                                                    time.gmtime())}
             rows.append(row)
             with open(args.out, "a", encoding="utf-8") as f:
                 f.write(json.dumps(row) + "\n")
-            print(json.dumps({k: v for k, v in row.items() if k != "losses"}), flush=True)
+            print(json.dumps({k: v for k, v in row.items()
+                              if k not in ("losses", "step_seconds", "step_rss_mib")}), flush=True)
     finally:
         shutil.rmtree(home, ignore_errors=True)
     print("\n| model | preset | examples | sequences | prepare s | load s | train s | convert s "
