@@ -138,9 +138,9 @@ def prepare(records: Sequence[dict], model_path: Path | str, config: train.Train
 
 def _training_env() -> dict[str, str]:
     return {**os.environ, "OMP_WAIT_POLICY": "PASSIVE", "TOKENIZERS_PARALLELISM": "false",
-            # glibc keeps freed activation buffers in its arenas: RSS crept up by ~1 GiB over
-            # a 50-example night. Big blocks straight from mmap go back to the OS when freed.
-            "MALLOC_ARENA_MAX": "2", "MALLOC_MMAP_THRESHOLD_": "1048576"}
+            # oneDNN keeps kernels per matrix shape, and every batch brings new lengths: RSS
+            # crept ~70 MiB a step with its default cache, ~30 with 16 (docs/learning.md)
+            "ONEDNN_PRIMITIVE_CACHE_CAPACITY": "16"}
 
 
 def run_training(job_dir: Path, *, timeout: float | None = None,
