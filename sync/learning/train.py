@@ -179,8 +179,8 @@ def _loss(model, batch: list[dict], max_len: int, pad_id: int, torch):
 
 
 def _give_back_freed_memory() -> None:
-    """Once a step, return the heap's free pages to the OS (glibc's malloc_trim). glibc keeps
-    a step's freed activations for reuse, so RSS grows towards the memory cap; the earlier
+    """After each micro-batch, return the heap's free pages to the OS (glibc's malloc_trim).
+    glibc keeps freed activations for reuse, so RSS grows towards the memory cap; the earlier
     remedy, every block over 1 MiB straight from mmap, page-faulted each allocation anew and
     spent 40 % of the training CPU time in the kernel (docs/learning.md)."""
     try:
@@ -299,6 +299,8 @@ def train_job(job_dir: Path | str, *, stop_after: int | None = None) -> dict:
                 loss, _ = _loss(model, part, config.max_len, pad_id, torch)
                 (loss / n_target).backward()
                 step_loss += loss.item()
+                del loss
+                _give_back_freed_memory()  # the cap is on memory in use, not on glibc's spares
                 if _rss_mib() > config.memory_cap_mib:
                     raise MemoryCapExceeded(
                         f"Training used {_rss_mib():.0f} MiB, over the cap of "
@@ -306,7 +308,6 @@ def train_job(job_dir: Path | str, *, stop_after: int | None = None) -> dict:
                         f"micro_batch, max_len or rank, or gradient checkpointing.")
             optimizer.step()
             scheduler.step()
-            _give_back_freed_memory()
             step += 1
             this_call += 1
             losses.append(round(step_loss / n_target, 5))
