@@ -14,6 +14,7 @@ Exit codes: 0 done, 1 failed (result.json says why), 3 the memory cap was reache
 from __future__ import annotations
 
 import ctypes
+import functools
 import hashlib
 import json
 import math
@@ -183,10 +184,18 @@ def _give_back_freed_memory() -> None:
     glibc keeps freed activations for reuse, so RSS grows towards the memory cap; the earlier
     remedy, every block over 1 MiB straight from mmap, page-faulted each allocation anew and
     spent 40 % of the training CPU time in the kernel (docs/learning.md)."""
+    trim = _malloc_trim()
+    if trim is not None:
+        trim(0)
+
+
+@functools.cache
+def _malloc_trim():
+    """glibc's malloc_trim, looked up once (it runs after every micro-batch); None elsewhere."""
     try:
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+        return ctypes.CDLL("libc.so.6").malloc_trim
     except (OSError, AttributeError):  # not glibc: its allocator does as it does
-        pass
+        return None
 
 
 def _start_from(model, path: Path, torch) -> str | None:
