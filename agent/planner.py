@@ -148,7 +148,44 @@ def repair(plan: Plan, tools: dict[str, dict[str, str]] = SPEC_TOOLS) -> list[st
         if kinds and all(k in FILE_KINDS for k in kinds) and unused:
             t.dep = [d for d in t.needs() if d in refs] or [-1]
             notes.append(f"task {t.id}: dropped dep {unused} (it reads a file, not their output)")
-    return notes
+    return notes + _drop_repeats(plan)
+
+
+def _drop_repeats(plan: Plan) -> list[str]:
+    """Drop a task that repeats an earlier one (same expert, arguments and dependencies): it
+    would give the same result, and an expert's run costs seconds. Small models write one when
+    they wrote more steps than the request has (none of the 503 Q2A references has one). Its
+    dependents take the earlier task's output instead."""
+    same: dict[int, int] = {}
+    seen: dict[tuple, int] = {}
+    for t in plan.tasks:
+        key = (t.task, json.dumps(_renamed(t.args, same), sort_keys=True),
+               tuple(sorted({same.get(d, d) for d in t.needs()})))
+        if key in seen:
+            same[t.id] = seen[key]
+        else:
+            seen[key] = t.id
+    if not same:
+        return []
+    if len(plan.steps) == len(plan.tasks):
+        plan.steps = [s for s, t in zip(plan.steps, plan.tasks) if t.id not in same]
+    renumber = [t.id for t in plan.tasks] == list(range(len(plan.tasks)))
+    plan.tasks = [t for t in plan.tasks if t.id not in same]
+    new = {t.id: i if renumber else t.id for i, t in enumerate(plan.tasks)}
+    to = {old: new.get(same.get(old, old), old) for old in [*same, *new]}
+    for t in plan.tasks:
+        t.args = _renamed(t.args, to)
+        t.dep = list(dict.fromkeys(to.get(d, d) for d in t.needs())) or [-1]
+        t.id = to[t.id]
+    return [f"task {old}: dropped (it repeats task {kept})" for old, kept in same.items()]
+
+
+def _renamed(args: dict[str, Any], to: dict[int, int]) -> dict[str, Any]:
+    """args with each `<GENERATED>-N` pointing at task to[N] instead."""
+    def ref(m: re.Match) -> str:
+        return f"<GENERATED>-{to.get(int(m.group(1)), int(m.group(1)))}"
+
+    return {k: GENERATED.sub(ref, v) if isinstance(v, str) else v for k, v in args.items()}
 
 
 class Planner:

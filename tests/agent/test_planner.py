@@ -251,6 +251,45 @@ def test_repair_drops_a_dependency_a_file_expert_takes_nothing_from():
     assert repair(plan) == []
 
 
+def test_repair_drops_a_task_that_repeats_an_earlier_one():
+    # what SmolLM2 wrote for "Transcribe the interview" (2 steps, so 2 tasks), plus a search on
+    # the repeat's output: it now reads the first transcript
+    plan = plan_from_obj({"steps": ["Transcribe", "speech-to-text", "Look it up", "Save"], "tasks": [
+        t("speech-to-text", 0, audio="memo.wav"),
+        t("speech-to-text", 1, audio="memo.wav"),
+        t("memory-search", 2, [1], text="<GENERATED>-1"),
+        t("memory-save", 3, [0, 1], text="<GENERATED>-0 / <GENERATED>-1")]})
+    notes = repair(plan)
+    assert notes == ["task 1: dropped (it repeats task 0)"]
+    assert plan.to_dict() == {"steps": ["Transcribe", "Look it up", "Save"], "tasks": [
+        t("speech-to-text", 0, audio="memo.wav"),
+        t("memory-search", 1, [0], text="<GENERATED>-0"),
+        t("memory-save", 2, [0], text="<GENERATED>-0 / <GENERATED>-0")]}
+    assert repair(plan) == []
+    validate(plan, SPEC_TOOLS, ["memo.wav"])
+
+
+def test_repair_keeps_tasks_that_only_look_alike():
+    tasks = [t("speech-to-text", 0, audio="a.wav"),
+             t("speech-to-text", 1, audio="b.wav"),  # another file
+             t("memory-search", 2, text="dentist"),
+             t("memory-save", 3, text="dentist"),  # another expert
+             t("memory-search", 4, [3], text="dentist")]  # after the save: may find more
+    plan = plan_from_obj({"steps": [], "tasks": tasks})
+    assert repair(plan) == []
+    assert plan.to_dict()["tasks"] == tasks
+
+
+def test_repeats_are_dropped_in_what_the_planner_returns_not_in_what_the_model_wrote():
+    raw = json.dumps({"steps": ["Transcribe", "Transcribe again"], "tasks": [
+        t("speech-to-text", 0, audio="memo.wav"), t("speech-to-text", 1, audio="memo.wav")]})
+    outcome = Planner(ScriptedLLM([raw]), examples=[]).plan("Transcribe memo.wav", AUDIO, TOOLS)
+    assert outcome.source == "model"
+    assert [x.task for x in outcome.plan.tasks] == ["speech-to-text"]
+    assert outcome.repaired == ["task 1: dropped (it repeats task 0)"]
+    assert outcome.raw == raw
+
+
 def test_the_planner_repairs_with_the_tools_it_offered():
     raw = json.dumps({"steps": ["Transcribe", "Count"], "tasks": [
         t("speech-to-text", 0, audio="memo.wav"), t("object-detection", 1, [0], image="photo.jpg")]})
