@@ -22,7 +22,13 @@ the pool already shows. Here the user's past and future requests share their tem
     night K         a LoRA night on batch K (+ replay), starting from night K-1's adapter
                     (nightly's accumulate), scored on the future with the shipped pool
                     (night-K) and with pool K (night-K-pool).
-    report          table and plot, against the teacher's scores on the same future records.
+    report          table and plot, against the teacher's scores on the same future records
+                    (its raw outputs, scored as the student's are).
+
+    --split dev     the same on the dev split's templates (none of them in train or test), with
+                    the teacher's predictions from docs/benchmark/runs/qwen1.5b-1shot-dev: a
+                    second user, to choose a setting on before trying it on the test split's.
+    --examples N    the student with N examples in its prompt instead of the app's one.
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/learning_personal.py base|pool K|night K|report
 """
@@ -41,16 +47,18 @@ sys.path.insert(0, str(ROOT / "benchmarks")); sys.path.insert(0, str(ROOT))
 import learning_thesis as T  # noqa: E402
 
 OUT = ROOT / "docs" / "learning" / "personal"
-TEACHER_RUN = T.RUNS / "qwen1.5b-1shot"
+TEACHER_RUNS = {"test": T.RUNS / "qwen1.5b-1shot", "dev": T.RUNS / "qwen1.5b-1shot-dev"}
 NIGHTS = 3
 SCRATCH = Path("/tmp/hearth-personal")
+SPLIT = "test"
+SHOTS = 1
 
 
 def split() -> tuple[list[dict], list[dict]]:
     """(past, future): the test records the app would plan, alternating within each template."""
     from agent.planbench.runner import app_plans_record, load_records
 
-    records, _ = load_records("test")
+    records, _ = load_records(SPLIT)
     by_template = defaultdict(list)
     for r in records:
         if app_plans_record(r):
@@ -63,7 +71,8 @@ def split() -> tuple[list[dict], list[dict]]:
 
 
 def teacher_plans() -> dict[str, dict]:
-    rows = [json.loads(line) for line in (TEACHER_RUN / "predictions.jsonl").read_text().splitlines()]
+    path = TEACHER_RUNS[SPLIT] / "predictions.jsonl"
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
     return {r["id"]: r for r in rows}
 
 
@@ -97,18 +106,25 @@ def pool(k: int, own: bool = False) -> list[dict]:
 
 def timed_eval(adapter, out_dir: Path, label: str, examples=None) -> dict:
     """The student on the future requests (learning_thesis.timed_evaluate)."""
-    return T.timed_evaluate(adapter, split()[1], out_dir, label=label, examples=examples)[1]
+    return T.timed_evaluate(adapter, split()[1], out_dir, label=label, examples=examples,
+                            split=SPLIT, n_examples=SHOTS)[1]
+
+
+def shots() -> str:
+    """The run folder's suffix for a prompt of other than the app's one example."""
+    return "" if SHOTS == 1 else f"-{SHOTS}shot"
 
 
 def cmd_base(args) -> int:
-    result = timed_eval(None, OUT / "base", f"{T.STUDENT_ID}, the user's future requests")
-    (OUT / "base" / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
+    d = OUT / f"base{shots()}"
+    result = timed_eval(None, d, f"{T.STUDENT_ID}, the user's future requests")
+    (d / "eval.json").write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result))
     return 0
 
 
 def cmd_pool(args) -> int:
-    d = OUT / f"pool-{args.k}{'-own' if args.own else ''}"
+    d = OUT / f"pool-{args.k}{'-own' if args.own else ''}{shots()}"
     result = timed_eval(None, d, f"{T.STUDENT_ID} + pool {args.k}{' (own first)' if args.own else ''}",
                         examples=pool(args.k, args.own))
     result["n_labels"] = sum(len(batch(j)) for j in range(1, args.k + 1))
@@ -148,13 +164,14 @@ def cmd_night(args) -> int:
 
 
 def teacher_scores() -> dict:
-    from agent.planbench.metrics import score
+    """The teacher's raw outputs on the future records, scored as the student's are (the
+    runner scores what the model wrote, before the planner's repairs)."""
+    from agent.planbench.runner import score_records
 
     future = split()[1]
     teacher = teacher_plans()
-    s = score(future, [teacher[r["id"]]["plan"] or {"steps": [], "tasks": []} for r in future],
-              bertscore=False, attachments=[r.get("attachments", []) for r in future])
-    return {k: round(s["overall"][k], 4) for k in T.METRICS} | {"n": s["n"]}
+    s = score_records(future, [teacher[r["id"]] for r in future], bertscore=False)
+    return {k: round(s["overall"][k], 4) for k in T.METRICS} | {"n": s["overall"]["n"]}
 
 
 def cmd_report(args) -> int:
@@ -169,11 +186,13 @@ def cmd_report(args) -> int:
             rows.append({"row": name, "labels": labels_so_far, **data["scores"]})
 
     add("base (no labels)", 0, OUT / "base" / "eval.json")
+    add("base, 2 examples", 0, OUT / "base-2shot" / "eval.json")
     so_far = 0
     for k in range(1, NIGHTS + 1):
         so_far += len(batch(k))
         add(f"pool {k} (no training)", so_far, OUT / f"pool-{k}" / "eval.json")
         add(f"pool {k}, own first (no training)", so_far, OUT / f"pool-{k}-own" / "eval.json")
+        add(f"pool {k}, own first, 2 examples", so_far, OUT / f"pool-{k}-own-2shot" / "eval.json")
         add(f"night {k}", so_far, OUT / f"night-{k}" / "night.json", key="night")
         add(f"night {k} + pool {k}", so_far, OUT / f"night-{k}" / "night.json", key="pool")
     report = {"teacher": teacher, "rows": rows,
@@ -197,15 +216,17 @@ def plot(rows: list[dict], teacher: dict, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    series = {"shown as examples, own first (the app)": ("pool {k}, own first (no training)", "tab:blue"),
-              "shown as examples": ("pool {k} (no training)", "tab:cyan"),
-              "LoRA nights": ("night {k}", "tab:orange"),
-              "LoRA nights + shown as examples": ("night {k} + pool {k}", "tab:red")}
-    base = next((r for r in rows if r["row"].startswith("base")), None)
+    one, two = "base (no labels)", "base, 2 examples"
+    series = {"shown as examples, own first (the app)": ("pool {k}, own first (no training)", one, "tab:blue"),
+              "the same, 2 examples": ("pool {k}, own first, 2 examples", two, "tab:purple"),
+              "shown as examples": ("pool {k} (no training)", one, "tab:cyan"),
+              "LoRA nights": ("night {k}", one, "tab:orange"),
+              "LoRA nights + shown as examples": ("night {k} + pool {k}", one, "tab:red")}
     fig, ax = plt.subplots(figsize=(7.5, 4.2))
-    for name, (pattern, color) in series.items():
+    for name, (pattern, base_row, color) in series.items():
         pts = [(r["labels"], r["node_f1"]) for k in range(1, NIGHTS + 1) for r in rows
                if r["row"] == pattern.format(k=k)]
+        base = next((r for r in rows if r["row"] == base_row), None)
         if base:
             pts = [(0, base["node_f1"]), *pts]
         if len(pts) > 1:
@@ -235,11 +256,17 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("report").set_defaults(func=cmd_report)
     p.add_argument("--student", default=T.STUDENT_ID,
                    help="registry id of the student (results of another one go to OUT/<id>/)")
+    p.add_argument("--split", choices=sorted(TEACHER_RUNS), default="test",
+                   help="whose templates the user asks for (dev: results go to OUT/dev/)")
+    p.add_argument("--examples", type=int, default=1, help="examples in the student's prompt")
     args = p.parse_args(argv)
+    global OUT, SCRATCH, SPLIT, SHOTS
+    SPLIT, SHOTS = args.split, args.examples
     if args.student != T.STUDENT_ID:
-        global OUT, SCRATCH
         T.STUDENT_ID = args.student
         OUT, SCRATCH = OUT / args.student, SCRATCH.with_name(f"{SCRATCH.name}-{args.student}")
+    if SPLIT != "test":
+        OUT = OUT / SPLIT
     OUT.mkdir(parents=True, exist_ok=True)
     return args.func(args)
 

@@ -219,7 +219,7 @@ def train_night(records: list[dict], night: str, *, replay_ratio: float = 0.25,
 
 
 def evaluate(adapter: Path | None, records: list[dict], out_dir: Path, *, label: str,
-             split: str = "test", examples: list[dict] | None = None) -> dict:
+             split: str = "test", examples: list[dict] | None = None, n_examples: int = 1) -> dict:
     """runner.run as `hearth bench plan --model smollm2-135m --examples 1` (guided, the app's
     gate, BERTScore) with the adapter; the adapter must load (no silent fallback to the base)."""
     from agent.model_registry import get_model
@@ -235,7 +235,7 @@ def evaluate(adapter: Path | None, records: list[dict], out_dir: Path, *, label:
     if error:
         llm.close()
         raise SystemExit(f"the adapter did not load: {error}")
-    planner = Planner(llm, examples=examples, decoding="guided", n_examples=1)
+    planner = Planner(llm, examples=examples, decoding="guided", n_examples=n_examples)
     config = {"label": label, "model": spec.id,
               "adapter": str(Path(adapter).resolve()) if adapter else None, "endpoint": None,
               "split": split, "data": None, "limit": None}
@@ -248,11 +248,11 @@ def evaluate(adapter: Path | None, records: list[dict], out_dir: Path, *, label:
 
 
 def timed_evaluate(adapter: Path | None, records: list[dict], out_dir: Path, *, label: str,
-                   examples: list[dict] | None = None) -> tuple[dict, dict]:
+                   **options) -> tuple[dict, dict]:
     """evaluate(), timed: (its summary, {"wall_seconds", "load_average": {"before", "after"},
     "scores"}), what every experiment records beside its predictions."""
     before, t0 = load_average(), time.perf_counter()
-    summary = evaluate(adapter, records, out_dir, label=label, examples=examples)
+    summary = evaluate(adapter, records, out_dir, label=label, **options)
     return summary, {"wall_seconds": round(time.perf_counter() - t0, 1),
                      "load_average": {"before": before, "after": load_average()},
                      "scores": scores(summary)}
