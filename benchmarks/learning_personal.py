@@ -218,7 +218,7 @@ def plot(rows: list[dict], teacher: dict, path: Path) -> None:
 
     one, two = "base (no labels)", "base, 2 examples"
     series = {"shown as examples, own first (the app)": ("pool {k}, own first (no training)", one, "tab:blue"),
-              "the same, 2 examples": ("pool {k}, own first, 2 examples", two, "tab:purple"),
+              "shown as examples, own first, 2 in the prompt": ("pool {k}, own first, 2 examples", two, "tab:purple"),
               "shown as examples": ("pool {k} (no training)", one, "tab:cyan"),
               "LoRA nights": ("night {k}", one, "tab:orange"),
               "LoRA nights + shown as examples": ("night {k} + pool {k}", one, "tab:red")}
