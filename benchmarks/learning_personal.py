@@ -24,6 +24,8 @@ the pool already shows. Here the user's past and future requests share their tem
                     (night-K) and with pool K (night-K-pool).
     report          table and plot, against the teacher's scores on the same future records
                     (its raw outputs, scored as the student's are).
+    as-run RUN...   the runs and the teacher scored on the plans the app would run: the raw
+                    outputs after the planner's repair(), for both.
 
     --split dev     the same on the dev split's templates (none of them in train or test), with
                     the teacher's predictions from docs/benchmark/runs/qwen1.5b-1shot-dev: a
@@ -174,6 +176,47 @@ def teacher_scores() -> dict:
     return {k: round(s["overall"][k], 4) for k in T.METRICS} | {"n": s["overall"]["n"]}
 
 
+def as_run(rows: dict[str, dict]) -> list[dict]:
+    """The plans the app would run for the future requests: each stored raw output parsed and
+    repaired by the planner's repair() (the runner scores the raw text instead)."""
+    from agent.plan import PlanError, parse_plan
+    from agent.planner import repair
+
+    out = []
+    for r in split()[1]:
+        try:
+            plan = parse_plan(rows[r["id"]].get("raw") or "")
+            repair(plan)
+            out.append(plan.to_dict())
+        except PlanError:
+            out.append(rows[r["id"]]["plan"] or {"steps": [], "tasks": []})
+    return out
+
+
+def cmd_as_run(args) -> int:
+    """The student's runs and the teacher scored on the plans the app would run."""
+    from agent.planbench.metrics import score
+
+    future = split()[1]
+    files = [r.get("attachments", []) for r in future]
+
+    def scored(plans):
+        s = score(future, plans, bertscore=False, attachments=files)["overall"]
+        return {k: round(s[k], 4) for k in T.METRICS}
+
+    teacher = scored(as_run(teacher_plans()))
+    out = {"teacher": teacher, "runs": {}}
+    print(f"teacher: {teacher}")
+    for name in args.runs:
+        path = OUT / name / "predictions.jsonl"
+        rows = {json.loads(line)["id"]: json.loads(line) for line in path.read_text().splitlines()}
+        out["runs"][name] = s = scored(as_run(rows))
+        pct = " / ".join(f"{100 * s[m] / teacher[m]:.0f}" for m in ("node_f1", "edge_f1", "arg_value_f1"))
+        print(f"{name}: {s}  % of teacher {pct}")
+    (OUT / "as-run.json").write_text(json.dumps(out, indent=2) + "\n")
+    return 0
+
+
 def cmd_report(args) -> int:
     teacher = teacher_scores()
     rows = []
@@ -254,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
     ni.add_argument("--with-pool", action="store_true")
     ni.set_defaults(func=cmd_night)
     sub.add_parser("report").set_defaults(func=cmd_report)
+    ar = sub.add_parser("as-run", help="runs and teacher scored on the plans the app would run")
+    ar.add_argument("runs", nargs="+", help="run folders under OUT, e.g. pool-2-own night-3/eval")
+    ar.set_defaults(func=cmd_as_run)
     p.add_argument("--student", default=T.STUDENT_ID,
                    help="registry id of the student (results of another one go to OUT/<id>/)")
     p.add_argument("--split", choices=sorted(TEACHER_RUNS), default="test",

@@ -71,3 +71,32 @@ def test_the_teacher_gets_the_app_payload_and_its_plan_is_restored_and_checked(s
         for task in row["plan"]["tasks"]:
             for value in task["args"].values():
                 assert "<FILE" not in value
+
+
+def test_each_personal_user_asks_again_for_the_kinds_of_request_they_asked(monkeypatch):
+    import learning_personal as lp
+
+    for split in ("test", "dev"):
+        monkeypatch.setattr(lp, "SPLIT", split)
+        past, future = lp.split()
+        assert past and future
+        assert not {r["id"] for r in past} & {r["id"] for r in future}
+        assert {r["template"] for r in future} <= {r["template"] for r in past}
+
+
+def test_as_run_scores_the_repaired_plan_where_the_benchmark_scores_the_raw_text(monkeypatch):
+    import json
+
+    import learning_personal as lp
+    from agent.planbench.metrics import score
+    from agent.planbench.runner import score_records
+
+    monkeypatch.setattr(lp, "split", lambda: ([], [AUDIO]))
+    task = AUDIO["plan"]["tasks"][0]
+    raw = json.dumps({"steps": ["Transcribe", "Transcribe"], "tasks": [task, {**task, "id": 1}]})
+    rows = {AUDIO["id"]: {"id": AUDIO["id"], "raw": raw, "plan": json.loads(raw)}}
+    (planned,) = lp.as_run(rows)
+    assert planned["tasks"] == [task]  # the repeat is dropped, as the app drops it
+    as_run = score([AUDIO], [planned], bertscore=False)["overall"]["node_f1"]
+    raw_score = score_records([AUDIO], [rows[AUDIO["id"]]], bertscore=False)["overall"]["node_f1"]
+    assert as_run == 1.0 and raw_score < 1.0
