@@ -224,9 +224,10 @@ def cmd_report(args) -> int:
     def add(name, labels_so_far, path, key="scores"):
         if path.is_file():
             data = json.loads(path.read_text())
-            data = data.get("evaluation" if key == "night" else "evaluation_pool", data) \
-                if key != "scores" else data
-            rows.append({"row": name, "labels": labels_so_far, **data["scores"]})
+            if key != "scores":  # a night still running has no evaluation yet
+                data = data.get("evaluation" if key == "night" else "evaluation_pool", {})
+            if "scores" in data:
+                rows.append({"row": name, "labels": labels_so_far, **data["scores"]})
 
     add("base (no labels)", 0, OUT / "base" / "eval.json")
     add("base, 2 examples", 0, OUT / "base-2shot" / "eval.json")
