@@ -22,6 +22,7 @@ the pool already shows. Here the user's past and future requests share their tem
     night K         a LoRA night on batch K (+ replay), starting from night K-1's adapter
                     (nightly's accumulate), scored on the future with the shipped pool
                     (night-K) and with pool K (night-K-pool).
+    night-pool K    night K's adapter scored with pool K, own first (as the app plans).
     report          table and plot, against the teacher's scores on the same future records
                     (its raw outputs, scored as the student's are).
     as-run RUN...   the runs and the teacher scored on the plans the app would run: the raw
@@ -165,6 +166,20 @@ def cmd_night(args) -> int:
     return 0
 
 
+def cmd_night_pool(args) -> int:
+    """Night K's adapter scored with pool K again, the labels as the user's own (own first, as
+    the app plans with an adapter in use), without training again."""
+    d = OUT / f"night-{args.k}"
+    trained = json.loads((d / "night.json").read_text())
+    trained["evaluation_pool_own"] = timed_eval(
+        Path(trained["adapter"]), d / "eval-pool-own",
+        f"{T.STUDENT_ID} + personal night {args.k} + pool {args.k} (own first)",
+        examples=pool(args.k, own=True))
+    (d / "night.json").write_text(json.dumps(trained, indent=2) + "\n")
+    print(json.dumps(trained["evaluation_pool_own"]), flush=True)
+    return 0
+
+
 def teacher_scores() -> dict:
     """The teacher's raw outputs on the future records, scored as the student's are (the
     runner scores what the model wrote, before the planner's repairs)."""
@@ -225,7 +240,8 @@ def cmd_report(args) -> int:
         if path.is_file():
             data = json.loads(path.read_text())
             if key != "scores":  # a night still running has no evaluation yet
-                data = data.get("evaluation" if key == "night" else "evaluation_pool", {})
+                data = data.get({"night": "evaluation", "pool": "evaluation_pool",
+                                 "own": "evaluation_pool_own"}[key], {})
             if "scores" in data:
                 rows.append({"row": name, "labels": labels_so_far, **data["scores"]})
 
@@ -239,6 +255,7 @@ def cmd_report(args) -> int:
         add(f"pool {k}, own first, 2 examples", so_far, OUT / f"pool-{k}-own-2shot" / "eval.json")
         add(f"night {k}", so_far, OUT / f"night-{k}" / "night.json", key="night")
         add(f"night {k} + pool {k}", so_far, OUT / f"night-{k}" / "night.json", key="pool")
+        add(f"night {k} + pool {k}, own first", so_far, OUT / f"night-{k}" / "night.json", key="own")
     report = {"teacher": teacher, "rows": rows,
               "past": len(split()[0]), "future": len(split()[1]), "labels": len(labels())}
     (OUT / "personal.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -297,6 +314,9 @@ def main(argv: list[str] | None = None) -> int:
     ni.add_argument("--overrides", help="TrainConfig overrides as JSON")
     ni.add_argument("--with-pool", action="store_true")
     ni.set_defaults(func=cmd_night)
+    np_ = sub.add_parser("night-pool", help="night K's adapter with pool K, own first")
+    np_.add_argument("k", type=int)
+    np_.set_defaults(func=cmd_night_pool)
     sub.add_parser("report").set_defaults(func=cmd_report)
     ar = sub.add_parser("as-run", help="runs and teacher scored on the plans the app would run")
     ar.add_argument("runs", nargs="+", help="run folders under OUT, e.g. pool-2-own night-3/eval")
