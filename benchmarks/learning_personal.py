@@ -332,8 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.student != T.STUDENT_ID:
         T.STUDENT_ID = args.student
         OUT, SCRATCH = OUT / args.student, SCRATCH.with_name(f"{SCRATCH.name}-{args.student}")
-    if SPLIT != "test":
-        OUT = OUT / SPLIT
+    if SPLIT != "test":  # another user: their own results, and their own nights to replay
+        OUT, SCRATCH = OUT / SPLIT, SCRATCH.with_name(f"{SCRATCH.name}-{SPLIT}")
     OUT.mkdir(parents=True, exist_ok=True)
     return args.func(args)
 
