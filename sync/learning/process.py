@@ -26,6 +26,7 @@ class NightProcess:
         self.env = env
         self._proc: subprocess.Popen | None = None
         self._reader: threading.Thread | None = None
+        self._stderr_reader: threading.Thread | None = None
         self._paused = False
         self._stderr_tail: list[str] = []
 
@@ -46,11 +47,13 @@ class NightProcess:
             self.argv, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
             text=True, start_new_session=True)
         self._paused = False
+        self._stderr_tail = []  # the last night's words are not this one's
+        self._stderr_reader = threading.Thread(target=self._drain_stderr, args=(self._proc,),
+                                               name="night-stderr", daemon=True)
+        self._stderr_reader.start()
         self._reader = threading.Thread(target=self._read, args=(self._proc, on_event),
                                         name="night-events", daemon=True)
         self._reader.start()
-        threading.Thread(target=self._drain_stderr, args=(self._proc,), name="night-stderr",
-                         daemon=True).start()
 
     def _drain_stderr(self, proc: subprocess.Popen) -> None:
         for line in proc.stderr:  # a full stderr pipe would block the night
@@ -69,6 +72,9 @@ class NightProcess:
             on_event(event)
         code = proc.wait()
         if not final:
+            # the process's last words may still be in the pipe (a loaded machine), and a
+            # child that inherited stderr could hold it open: wait for them, not forever
+            self._stderr_reader.join(timeout=5)
             tail = "\n".join(self._stderr_tail[-5:])
             on_event({"event": "error",
                       "message": f"The learning process ended (exit code {code}) without a "

@@ -170,6 +170,25 @@ def test_a_process_that_dies_without_a_result_reports_an_error(tmp_path):
     assert "exit code 3" in events[-1]["message"] and "boom" in events[-1]["message"]
 
 
+def test_the_error_waits_for_the_last_words_on_stderr(tmp_path, monkeypatch):
+    # on a loaded machine the stderr thread may read after the process is gone (seen in a
+    # full test run beside a training job): the message must still carry what it said
+    argv = _script(tmp_path, """
+        import sys
+        print("boom: no model", file=sys.stderr)
+        sys.exit(2)
+    """)
+    drain = NightProcess._drain_stderr
+
+    def late(self, proc):
+        time.sleep(1.0)
+        drain(self, proc)
+
+    monkeypatch.setattr(NightProcess, "_drain_stderr", late)
+    events = _collect(NightProcess(argv))
+    assert "exit code 2" in events[-1]["message"] and "boom: no model" in events[-1]["message"]
+
+
 def test_pause_stops_the_night_and_its_children_and_cancel_ends_it(tmp_path):
     argv = _script(tmp_path, """
         import subprocess, sys, time, json
