@@ -74,9 +74,9 @@ def split() -> tuple[list[dict], list[dict]]:
 
 
 def teacher_plans() -> dict[str, dict]:
-    path = TEACHER_RUNS[SPLIT] / "predictions.jsonl"
-    rows = [json.loads(line) for line in path.read_text().splitlines()]
-    return {r["id"]: r for r in rows}
+    from agent.planbench.runner import read_predictions
+
+    return {r["id"]: r for r in read_predictions(TEACHER_RUNS[SPLIT] / "predictions.jsonl")}
 
 
 def labels() -> list[dict]:
@@ -191,26 +191,28 @@ def teacher_scores() -> dict:
     return {k: round(s["overall"][k], 4) for k in T.METRICS} | {"n": s["overall"]["n"]}
 
 
-def as_run(rows: dict[str, dict]) -> list[dict]:
-    """The plans the app would run for the future requests: each stored raw output parsed and
-    repaired by the planner's repair() (the runner scores the raw text instead)."""
+def as_run(predictions: list[dict | None]) -> list[dict]:
+    """The plans the app would run: each prediction's stored raw output parsed and repaired by
+    the planner's repair() (the runner scores the raw text instead)."""
     from agent.plan import PlanError, parse_plan
     from agent.planner import repair
 
     out = []
-    for r in split()[1]:
+    for pred in predictions:
+        pred = pred or {}
         try:
-            plan = parse_plan(rows[r["id"]].get("raw") or "")
+            plan = parse_plan(pred.get("raw") or "")
             repair(plan)
             out.append(plan.to_dict())
         except PlanError:
-            out.append(rows[r["id"]]["plan"] or {"steps": [], "tasks": []})
+            out.append(pred.get("plan") or {"steps": [], "tasks": []})
     return out
 
 
 def cmd_as_run(args) -> int:
     """The student's runs and the teacher scored on the plans the app would run."""
     from agent.planbench.metrics import score
+    from agent.planbench.runner import match_predictions, read_predictions
 
     future = split()[1]
     files = [r.get("attachments", []) for r in future]
@@ -219,13 +221,12 @@ def cmd_as_run(args) -> int:
         s = score(future, plans, bertscore=False, attachments=files)["overall"]
         return {k: round(s[k], 4) for k in T.METRICS}
 
-    teacher = scored(as_run(teacher_plans()))
+    teacher = scored(as_run(match_predictions(future, list(teacher_plans().values()))))
     out = {"teacher": teacher, "runs": {}}
     print(f"teacher: {teacher}")
     for name in args.runs:
-        path = OUT / name / "predictions.jsonl"
-        rows = {json.loads(line)["id"]: json.loads(line) for line in path.read_text().splitlines()}
-        out["runs"][name] = s = scored(as_run(rows))
+        predictions = read_predictions(OUT / name / "predictions.jsonl")
+        out["runs"][name] = s = scored(as_run(match_predictions(future, predictions)))
         pct = " / ".join(f"{100 * s[m] / teacher[m]:.0f}" for m in ("node_f1", "edge_f1", "arg_value_f1"))
         print(f"{name}: {s}  % of teacher {pct}")
     (OUT / "as-run.json").write_text(json.dumps(out, indent=2) + "\n")

@@ -84,19 +84,18 @@ def test_each_personal_user_asks_again_for_the_kinds_of_request_they_asked(monke
         assert {r["template"] for r in future} <= {r["template"] for r in past}
 
 
-def test_as_run_scores_the_repaired_plan_where_the_benchmark_scores_the_raw_text(monkeypatch):
+def test_as_run_scores_the_repaired_plan_where_the_benchmark_scores_the_raw_text():
     import json
 
     import learning_personal as lp
     from agent.planbench.metrics import score
     from agent.planbench.runner import score_records
 
-    monkeypatch.setattr(lp, "split", lambda: ([], [AUDIO]))
     task = AUDIO["plan"]["tasks"][0]
     raw = json.dumps({"steps": ["Transcribe", "Transcribe"], "tasks": [task, {**task, "id": 1}]})
-    rows = {AUDIO["id"]: {"id": AUDIO["id"], "raw": raw, "plan": json.loads(raw)}}
-    (planned,) = lp.as_run(rows)
+    row = {"id": AUDIO["id"], "raw": raw, "plan": json.loads(raw)}
+    (planned,) = lp.as_run([row])
     assert planned["tasks"] == [task]  # the repeat is dropped, as the app drops it
     as_run = score([AUDIO], [planned], bertscore=False)["overall"]["node_f1"]
-    raw_score = score_records([AUDIO], [rows[AUDIO["id"]]], bertscore=False)["overall"]["node_f1"]
+    raw_score = score_records([AUDIO], [row], bertscore=False)["overall"]["node_f1"]
     assert as_run == 1.0 and raw_score < 1.0
