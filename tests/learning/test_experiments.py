@@ -99,3 +99,17 @@ def test_as_run_scores_the_repaired_plan_where_the_benchmark_scores_the_raw_text
     as_run = score([AUDIO], [planned], bertscore=False)["overall"]["node_f1"]
     raw_score = score_records([AUDIO], [row], bertscore=False)["overall"]["node_f1"]
     assert as_run == 1.0 and raw_score < 1.0
+
+
+def test_the_gated_nights_store_labels_the_app_reads_back_as_they_were(db):
+    import learning_gated as lg
+    import learning_personal as lp
+    from sync.learning import source
+
+    labels = lp.batch(1)[:5]
+    lg.store_labels(db, labels)
+    records, skipped = source.training_records(db)
+    assert skipped == []
+    assert [(r["instruction"], r["attachments"], r["plan"]) for r in records] == \
+        [(r["instruction"], r.get("attachments", []), r["plan"]) for r in labels]
+    assert {r["source"] for r in records} == {"cloud"}
