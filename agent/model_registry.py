@@ -11,7 +11,7 @@ import importlib.metadata
 import importlib.util
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -55,6 +55,9 @@ class ModelSpec:
     parts: tuple[Part, ...]
     # Jinja chat template for a GGUF that carries none (a base model); else the file's own.
     chat_template: str | None = None
+    # training settings measured for this model (sync.learning.train.TrainConfig fields), over
+    # the app's night defaults: what suits a 135M model does not suit a 0.5B one
+    night: dict = field(default_factory=dict)
 
     @property
     def packages(self) -> list[str]:
@@ -209,7 +212,7 @@ def load_registry(text: str | None = None) -> dict[str, ModelSpec]:
         specs[entry["id"]] = ModelSpec(
             id=entry["id"], title=entry["title"], role=entry["role"], license=entry["license"],
             size=int(entry["size"]), sha256=entry["sha256"], extra=entry["extra"], parts=parts,
-            chat_template=entry.get("chat_template"))
+            chat_template=entry.get("chat_template"), night=dict(entry.get("night") or {}))
     return specs
 
 

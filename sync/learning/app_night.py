@@ -42,9 +42,14 @@ def print_event(event: dict) -> None:
 
 
 def night_config(settings, overrides: dict | None = None) -> train.TrainConfig:
+    """The app's night: the lean preset, then what was measured for the settings' model
+    (models.yaml `night`), then the caller's overrides."""
+    from agent.model_registry import get_model
+
     return train.TrainConfig.from_dict({**train.LEAN, "epochs": 2.0, "min_steps": MIN_STEPS,
                                         "memory_cap_mib": settings.learning_memory_mib,
-                                        "nice": 19, **(overrides or {})})
+                                        "nice": 19, **get_model(settings.model).night,
+                                        **(overrides or {})})
 
 
 def _usable(records: list[dict]) -> list[dict]:

@@ -259,3 +259,20 @@ def test_the_gates_cached_scores_are_for_one_example_pool():
         gate.ScoreCache.key("m.gguf", None, recs, recs[:2])
     assert gate.ScoreCache.key("m.gguf", None, recs, recs[:1]) == \
         gate.ScoreCache.key("m.gguf", None, recs, recs[:1])
+
+
+def test_a_night_uses_the_settings_measured_for_its_model_under_the_callers(monkeypatch):
+    from agent import model_registry
+    from sync.learning import app_night, train
+
+    entry = ("{{id: {id}, title: x, role: x, license: x, size: 1, sha256: x, extra: x, "
+             "parts: {{package: p, module: m, file: f, count: 1, version: 1}}{night}}}")
+    registry = model_registry.load_registry("models: [" + ", ".join([
+        entry.format(id="tuned", night=", night: {lr: 0.001, rank: 4}"),
+        entry.format(id="plain", night="")]) + "]")
+    monkeypatch.setattr(model_registry, "get_model", registry.__getitem__)
+    tuned = app_night.night_config(Settings(model="tuned"))
+    assert (tuned.lr, tuned.rank, tuned.top_layers) == (0.001, 4, train.LEAN["top_layers"])
+    assert app_night.night_config(Settings(model="tuned"), {"lr": 3e-5}).lr == 3e-5
+    plain = app_night.night_config(Settings(model="plain"))
+    assert (plain.lr, plain.rank) == (train.TrainConfig.lr, train.LEAN["rank"])
