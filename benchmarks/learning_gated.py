@@ -12,7 +12,11 @@ plan with) is scored on the user's 46 next requests, as learning_personal scores
 (shipped pool, guided, 1-shot) — and, with --own-pool, also with the app's own-first pool.
 
     OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/learning_gated.py run --lr 1e-3
+    OMP_WAIT_POLICY=PASSIVE .venv/bin/python benchmarks/learning_gated.py score-night K
     .venv/bin/python benchmarks/learning_gated.py report
+
+`score-night K` scores night K's own adapter on the same requests, for a night the gate
+rejected: was the rejection right?
 
 Results: docs/learning/personal/<student>/gated-lr<lr>/night-K.json (the history record with the
 gate's scores and decision, plus `future`: the active model's scores on the next requests).
@@ -109,6 +113,18 @@ def cmd_run(args) -> int:
     return 0
 
 
+def cmd_score_night(args) -> int:
+    """Night K's own adapter (kept or not) on the next requests: was a rejection right?"""
+    path = run_dir(args.lr) / f"night-{args.k}.json"
+    record = json.loads(path.read_text())
+    record["future_own_adapter"] = future_scores(
+        Path(record["adapter"]), run_dir(args.lr) / f"night-{args.k}-adapter",
+        f"{STUDENT} gated night {args.k}'s own adapter ({record['gate']['decision']})")
+    path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
+    print(json.dumps(record["future_own_adapter"]["scores"]), flush=True)
+    return 0
+
+
 def cmd_report(args) -> int:
     teacher = P.teacher_scores()
     base = json.loads((P.OUT / STUDENT / "base" / "eval.json").read_text())["scores"]
@@ -131,6 +147,9 @@ def cmd_report(args) -> int:
                 return f"{b[name]['score']:.2f} → {a[name]['score']:.2f} (n={a[name]['n']})"
             node = r["future"]["scores"]["node_f1"]
             ug = ungated.get(k, {}).get("node_f1")
+            if "future_own_adapter" in r and r["adapter"] != r.get("active_adapter"):
+                own = r["future_own_adapter"]["scores"]["node_f1"]
+                g = {**g, "decision": f"{g.get('decision')} (its adapter: {own:.3f})"}
             lines.append(f"| {d.name} | {k} | {r['labels_stored']} | {pair('user')} | {pair('general')} | "
                          f"{g.get('decision', r['status'])} | {node:.3f} ({100 * node / teacher['node_f1']:.0f} %) | "
                          f"{'–' if ug is None else f'{ug:.3f}'} |")
@@ -148,6 +167,10 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--own-pool", action="store_true",
                    help="also score the active model with the app's own-first pool")
     r.set_defaults(func=cmd_run)
+    sn = sub.add_parser("score-night", help="night K's own adapter on the next requests")
+    sn.add_argument("k", type=int)
+    sn.add_argument("--lr", type=float, default=1e-3)
+    sn.set_defaults(func=cmd_score_night)
     sub.add_parser("report").set_defaults(func=cmd_report)
     args = p.parse_args(argv)
     T.STUDENT_ID = STUDENT
