@@ -56,10 +56,6 @@ def store_labels(db, records: list[dict]) -> None:
                   json.dumps(r["plan"], ensure_ascii=False), source="cloud", consent=True)
 
 
-def future_scores(adapter: Path | None, out_dir: Path, label: str, examples=None) -> dict:
-    return P.timed_eval(adapter, out_dir, label, examples=examples)
-
-
 def cmd_run(args) -> int:
     from agent.model_registry import get_model
     from memory.db import Database
@@ -99,11 +95,11 @@ def cmd_run(args) -> int:
                 record["future"] = json.loads(previous.read_text())["future"]
                 record["future"]["same_as_night"] = k - 1
             else:
-                record["future"] = future_scores(active, out / f"night-{k}-future",
+                record["future"] = P.timed_eval(active, out / f"night-{k}-future",
                                                  f"{STUDENT} gated night {k} (active adapter)")
             record["active_adapter"] = str(active) if active else None
             if args.own_pool:
-                record["future_own_pool"] = future_scores(
+                record["future_own_pool"] = P.timed_eval(
                     active, out / f"night-{k}-future-own", f"{STUDENT} gated night {k} + own pool",
                     examples=example_pool(db))
             path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
@@ -117,7 +113,7 @@ def cmd_score_night(args) -> int:
     """Night K's own adapter (kept or not) on the next requests: was a rejection right?"""
     path = run_dir(args.lr) / f"night-{args.k}.json"
     record = json.loads(path.read_text())
-    record["future_own_adapter"] = future_scores(
+    record["future_own_adapter"] = P.timed_eval(
         Path(record["adapter"]), run_dir(args.lr) / f"night-{args.k}-adapter",
         f"{STUDENT} gated night {args.k}'s own adapter ({record['gate']['decision']})")
     path.write_text(json.dumps(record, indent=2, ensure_ascii=False) + "\n")
