@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
+from agent import summarizer
 from agent.context import check_user_text, fit_to_context
 from agent.events import (AnswerFinished, AnswerStarted, CloudQueued, Event, Failed,
                           MemoriesProposed, MemoriesUsed, MemorySaved, Notice, PlanReady,
@@ -221,9 +222,7 @@ class Assistant:
                     answer_meta["trace"] = trace  # stored first: the window re-renders from it
                     self.store.update_message(answer.id, meta=answer_meta)
                 yield event
-            prompt_text = text
-            if trace.get("tasks"):
-                prompt_text = f"{text}\n\n{results_block(prompts['attachments_note'], trace['tasks'])}"
+            prompt_text = summarizer.user_turn(text, trace.get("tasks") or [])
             if not self.model_loaded:
                 yield Notice(f"Loading {self.settings.model}…")
             llm = self.llm()
@@ -234,12 +233,7 @@ class Assistant:
                 yield MemoriesUsed(used)
             elif self._memory_error and self.settings.use_memory:
                 yield Notice(f"Answering without memory: {self._memory_error}")
-            system = prompts["system"]
-            if trace.get("tasks"):
-                system = f"{system}\n{prompts['cite_experts']}"
-            if used:
-                lines = "\n".join(f"- {m['text']}" for m in used)
-                system = f"{system}\n\n{prompts['memories_intro']}\n{lines}"
+            system = summarizer.system_prompt(bool(trace.get("tasks")), used)
             fitted = fit_to_context(system, history, prompt_text, llm.count_tokens,
                                     llm.n_ctx, self.settings.max_tokens)
         except (ModelFileError, ModelLoadError) as exc:

@@ -36,6 +36,7 @@ class _Entry:
     state: ctypes.Array
     size: int
     key: tuple[int, ...]  # the system message's tokens
+    tag: object = None  # the weights the cells were computed with (a LoRA adapter, or None)
 
 
 class PromptStateCache:
@@ -49,15 +50,19 @@ class PromptStateCache:
     def __len__(self) -> int:
         return len(self._entries)
 
-    def restore(self, llama, tokens: list[int]) -> int:
+    def restore(self, llama, tokens: list[int], tag: object = None) -> int:
         """Put the best saved state for `tokens` into `llama`'s context if it beats the
-        context's own prefix. Returns how many of `tokens` the context now holds."""
+        context's own prefix. Returns how many of `tokens` the context now holds. Only states
+        saved with the same `tag` (the adapter in use) are candidates: cells computed with
+        other weights would be wrong ones."""
         import llama_cpp
 
         self.restored_tokens = 0
         have = common_prefix(llama.input_ids[:llama.n_tokens].tolist(), tokens)
         best, best_n = None, have
         for entry in self._entries:
+            if entry.tag != tag:
+                continue
             n = common_prefix(entry.tokens, tokens)
             if n > best_n:
                 best, best_n = entry, n
@@ -77,9 +82,10 @@ class PromptStateCache:
         self.restored_tokens = best_n
         return best_n
 
-    def save(self, llama, key_length: int) -> None:
+    def save(self, llama, key_length: int, tag: object = None) -> None:
         """Keep the context's current sequence for later prompts that start the same way;
-        its first `key_length` tokens (the system message) say which saved one it replaces."""
+        its first `key_length` tokens (the system message) and `tag` say which saved one it
+        replaces."""
         import llama_cpp
 
         tokens = llama.input_ids[:llama.n_tokens].tolist()
@@ -93,8 +99,8 @@ class PromptStateCache:
         if written == 0:
             return
         key = tuple(tokens[:key_length])
-        self._entries = [e for e in self._entries if e.key != key]
-        self._entries.append(_Entry(tokens, state, written, key))
+        self._entries = [e for e in self._entries if (e.key, e.tag) != (key, tag)]
+        self._entries.append(_Entry(tokens, state, written, key, tag))
         del self._entries[:-self.max_entries]
 
     def clear(self) -> None:

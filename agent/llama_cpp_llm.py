@@ -10,6 +10,8 @@ from pathlib import Path
 from agent.kv_cache import PromptStateCache, common_prefix
 from agent.llm import LLM, GenerationStats, Messages, ModelLoadError
 
+DEFAULT = object()  # stream()/guided() with the adapter for all roles
+
 
 class LlamaCppLLM(LLM):
     supports_schema = True
@@ -19,10 +21,14 @@ class LlamaCppLLM(LLM):
     def __init__(self, model_path: Path | str, *, name: str | None = None, n_ctx: int = 4096,
                  n_threads: int = 2, seed: int = 0, reinstall_hint: str = "",
                  lora_path: Path | str | None = None, prompt_cache: bool = True,
-                 chat_template: str | None = None):
-        """`lora_path`: a LoRA adapter (GGUF) applied on load (the planning benchmark's
-        --adapter). `prompt_cache`: keep the KV state of earlier prompts so each role's fixed
-        prefix is read once (agent/kv_cache.py). `chat_template`: for a GGUF without one."""
+                 chat_template: str | None = None,
+                 role_adapters: dict[str, Path | str | None] | None = None):
+        """`lora_path`: a LoRA adapter (GGUF) for every call (the planning benchmark's
+        --adapter). `role_adapters`: role -> adapter (None: the base model) for the calls made
+        through `for_role(role)`; roles not named there use `lora_path`. All adapters are loaded
+        once beside the model and switched between calls, not reloaded. `prompt_cache`: keep
+        the KV state of earlier prompts so each role's fixed prefix is read once
+        (agent/kv_cache.py). `chat_template`: for a GGUF without one."""
         super().__init__()
         self.model_path = Path(model_path)
         self.name = name or self.model_path.stem
@@ -31,8 +37,12 @@ class LlamaCppLLM(LLM):
         self.seed = seed
         self.reinstall_hint = reinstall_hint
         self.lora_path = Path(lora_path) if lora_path is not None else None
+        self.role_adapters = {role: Path(a) if a is not None else None
+                              for role, a in (role_adapters or {}).items()}
         self._llama = None
         self._vocab = None
+        self._adapters: dict[Path, object] = {}  # loaded adapter handles
+        self._applied: Path | None = None  # the adapter the context computes with
         self.prompt_cache = PromptStateCache() if prompt_cache else None
         self.chat_template = chat_template
         self._chat_formatter = None  # compiled once: every call formats its prompt with it
@@ -41,41 +51,85 @@ class LlamaCppLLM(LLM):
     def loaded(self) -> bool:
         return self._llama is not None
 
+    def adapter_paths(self) -> list[Path]:
+        """Every adapter this model uses, the one for all roles first."""
+        paths = [self.lora_path, *self.role_adapters.values()]
+        return list(dict.fromkeys(p for p in paths if p is not None))
+
+    def for_role(self, role: str) -> LLM:
+        if role not in self.role_adapters:
+            return self
+        return RoleLLM(self, self.role_adapters[role])
+
     def load(self):
         if self._llama is not None:
             return self._llama
         if not self.model_path.is_file():
             raise ModelLoadError(f"Model file not found: {self.model_path}. {self.reinstall_hint}".strip())
-        if self.lora_path is not None and not self.lora_path.is_file():
-            raise ModelLoadError(f"LoRA adapter not found: {self.lora_path}.")
+        for path in self.adapter_paths():
+            if not path.is_file():
+                raise ModelLoadError(f"LoRA adapter not found: {path}.")
         from llama_cpp import Llama  # heavy native import, only when a model is needed
 
         handler = self._formatter().to_chat_handler() if self.chat_template else None
         try:
             self._llama = Llama(model_path=str(self.model_path), n_ctx=self.n_ctx,
                                 n_threads=self.n_threads, n_threads_batch=self.n_threads,
-                                seed=self.seed, verbose=False, chat_handler=handler,
-                                lora_path=str(self.lora_path) if self.lora_path else None)
+                                seed=self.seed, verbose=False, chat_handler=handler)
         except (ValueError, RuntimeError, OSError) as exc:
-            if self.lora_path is not None:
-                raise ModelLoadError(f"llama.cpp could not load {self.model_path.name} with the "
-                                     f"adapter {self.lora_path} ({exc}).") from exc
             raise ModelLoadError(
                 f"llama.cpp could not load {self.model_path.name} ({exc}); the file is missing "
                 f"or damaged. {self.reinstall_hint}".strip()) from exc
-        # llama-cpp-python 0.3.36 tests the adapter pointer with `is None`, which a NULL ctypes
-        # pointer never is: an adapter llama.cpp refused would be left out without a word
-        if self.lora_path is not None and not self._llama._lora_adapter:
-            self._llama.close()
-            self._llama = None
-            raise ModelLoadError(f"llama.cpp refused the adapter {self.lora_path} (damaged, or "
-                                 f"not a LoRA for {self.model_path.name}).")
+        try:
+            self._load_adapters()
+        except ModelLoadError:
+            self.close()
+            raise
         return self._llama
+
+    def _load_adapters(self) -> None:
+        """Each adapter once, then the one for all roles applied. Loaded here rather than by
+        Llama(lora_path=...): llama-cpp-python 0.3.36 takes one adapter only, turns mmap off
+        for it, and tests the returned pointer with `is None`, which a NULL ctypes pointer
+        never is, so an adapter llama.cpp refused would be left out without a word."""
+        import llama_cpp
+
+        for path in self.adapter_paths():
+            handle = llama_cpp.llama_adapter_lora_init(self._llama._model.model,
+                                                       str(path).encode("utf-8"))
+            if not handle:
+                raise ModelLoadError(f"llama.cpp refused the adapter {path} (damaged, or not a "
+                                     f"LoRA for {self.model_path.name}).")
+            self._adapters[path] = handle
+        self.use_adapter(self.lora_path)
+
+    def use_adapter(self, path: Path | None) -> None:
+        """Compute with `path`'s adapter (None: the base model) from the next call on. A
+        switch empties the context: its cells were computed with the other weights."""
+        import ctypes
+
+        import llama_cpp
+
+        llama = self.load()
+        if path == self._applied and (path is None or path in self._adapters):
+            return
+        if path is None:
+            code = llama_cpp.llama_set_adapters_lora(llama._ctx.ctx, None, 0, None)
+        else:
+            handles = (llama_cpp.llama_adapter_lora_p_ctypes * 1)(self._adapters[path])
+            code = llama_cpp.llama_set_adapters_lora(llama._ctx.ctx, handles, 1,
+                                                     (ctypes.c_float * 1)(1.0))
+        if code != 0:
+            raise ModelLoadError(f"llama.cpp could not apply the adapter {path} (code {code}).")
+        llama.reset()
+        self._applied = path
 
     def stream(self, messages: Messages, *, max_tokens: int = 512, temperature: float = 0.7,
                cancel: threading.Event | None = None, response_format: dict | None = None,
-               grammar: str | None = None) -> Iterator[str]:
+               grammar: str | None = None, adapter: Path | None | object = DEFAULT) -> Iterator[str]:
+        """`adapter`: the one to compute with (DEFAULT: `lora_path`); RoleLLM passes its role's."""
         llama = self.load()
+        self.use_adapter(self.lora_path if adapter is DEFAULT else adapter)
         if grammar is not None:
             from llama_cpp import LlamaGrammar
 
@@ -85,7 +139,7 @@ class LlamaCppLLM(LLM):
         start = time.perf_counter()
         if self.prompt_cache is not None:
             tokens = self._prompt_tokens(messages)
-            self.prompt_cache.restore(llama, tokens)
+            self.prompt_cache.restore(llama, tokens, self._applied)
             key_length = self._system_length(messages, tokens)
         chunks = llama.create_chat_completion(
             messages=messages, max_tokens=max_tokens, temperature=temperature, stream=True,
@@ -107,7 +161,7 @@ class LlamaCppLLM(LLM):
         finally:
             chunks.close()
             if self.prompt_cache is not None:
-                self.prompt_cache.save(llama, key_length)
+                self.prompt_cache.save(llama, key_length, self._applied)
             stats.total_s = time.perf_counter() - start
 
     def vocab_masks(self):
@@ -129,14 +183,16 @@ class LlamaCppLLM(LLM):
             self._vocab = (pieces, quote, bad, angle, opens)
         return self._vocab
 
-    def guided(self, messages: Messages, program, cancel: threading.Event | None = None) -> str:
+    def guided(self, messages: Messages, program, cancel: threading.Event | None = None,
+               adapter: Path | None | object = DEFAULT) -> str:
         """Run `program(session)` over a GuidedSession after the chat prompt; returns the
         text written. Sets `last_stats` (completion_tokens counts the model's own choices)."""
         llama = self.load()
+        self.use_adapter(self.lora_path if adapter is DEFAULT else adapter)
         start = time.perf_counter()
         tokens = self._prompt_tokens(messages)
         if self.prompt_cache is not None:
-            self.prompt_cache.restore(llama, tokens)
+            self.prompt_cache.restore(llama, tokens, self._applied)
         session = GuidedSession(self, tokens, cancel)
         stats = GenerationStats(time_to_first_token_s=time.perf_counter() - start)
         self.last_stats = stats
@@ -146,7 +202,7 @@ class LlamaCppLLM(LLM):
         except InterruptedError:
             stats.finish_reason = "cancelled"
         if self.prompt_cache is not None:
-            self.prompt_cache.save(llama, self._system_length(messages, tokens))
+            self.prompt_cache.save(llama, self._system_length(messages, tokens), self._applied)
         stats.completion_tokens = session.generated
         stats.total_s = time.perf_counter() - start
         self.last_guided = {"passes": session.passes, "generated": session.generated,
@@ -191,8 +247,44 @@ class LlamaCppLLM(LLM):
         if self.prompt_cache is not None:
             self.prompt_cache.clear()  # the states belong to the context being freed
         if self._llama is not None:
+            import llama_cpp
+
+            if self._adapters:
+                llama_cpp.llama_set_adapters_lora(self._llama._ctx.ctx, None, 0, None)
+                for handle in self._adapters.values():
+                    llama_cpp.llama_adapter_lora_free(handle)
+            self._adapters.clear()
+            self._applied = None
             self._llama.close()
             self._llama = None
+
+
+class RoleLLM(LLM):
+    """One role's calls on a LlamaCppLLM (α-UMi's planner / caller / summarizer on one base
+    model): the same loaded model, with the role's adapter switched in before each call."""
+
+    def __init__(self, llm: LlamaCppLLM, adapter: Path | None):
+        self.llm = llm
+        self.adapter = adapter
+
+    def __getattr__(self, name):  # n_ctx, name, supports_*, load, vocab_masks, model_path…
+        return getattr(self.llm, name)
+
+    @property
+    def last_stats(self):
+        return self.llm.last_stats
+
+    def stream(self, messages: Messages, **kwargs) -> Iterator[str]:
+        return self.llm.stream(messages, adapter=self.adapter, **kwargs)
+
+    def guided(self, messages: Messages, program, cancel: threading.Event | None = None) -> str:
+        return self.llm.guided(messages, program, cancel, adapter=self.adapter)
+
+    def count_tokens(self, text: str) -> int:
+        return self.llm.count_tokens(text)
+
+    def close(self) -> None:
+        self.llm.close()
 
 
 class GuidedSession:

@@ -60,6 +60,11 @@ class LLM(ABC):
     def complete(self, messages: Messages, **kwargs) -> str:
         return "".join(self.stream(messages, **kwargs))
 
+    def for_role(self, role: str) -> "LLM":
+        """This model as one agent role (planner, caller, summarizer) uses it: a backend with
+        weights per role (LoRA adapters) returns a view that computes with the role's."""
+        return self
+
     def count_tokens(self, text: str) -> int:
         """Tokens `text` takes in a prompt. Backends with a tokenizer override this estimate."""
         return len(text.encode("utf-8")) // 3 + 1

@@ -298,27 +298,49 @@ def test_endpoint_key_comes_from_the_named_variable_and_is_never_shown(monkeypat
 
 
 def test_an_adapter_is_handed_to_llama_cpp(monkeypatch, tmp_path):
+    import ctypes
+    from types import SimpleNamespace
+
     import llama_cpp
 
     from agent.llama_cpp_llm import LlamaCppLLM
     from agent.llm import ModelLoadError
 
-    seen = {}
+    seen = {"init": [], "set": 0}
 
-    class TakesTheAdapter:
-        _lora_adapter = 1  # llama.cpp loaded it (a NULL pointer is falsy)
+    class Loads:
+        _model = SimpleNamespace(model="model")
+        _ctx = SimpleNamespace(ctx="ctx")
 
         def __init__(self, **kw):
-            seen.update(kw)
+            seen["llama"] = kw
 
-    monkeypatch.setattr(llama_cpp, "Llama", TakesTheAdapter)
+        def reset(self):
+            pass
+
+        def close(self):
+            pass
+
+    def init(model, path):
+        seen["init"].append(path.decode())
+        return ctypes.pointer(ctypes.c_void_p(1))  # llama.cpp loaded it (NULL is falsy)
+
+    def apply(ctx, adapters, n, scales):
+        seen["set"] += n
+        return 0
+
+    monkeypatch.setattr(llama_cpp, "Llama", Loads)
+    monkeypatch.setattr(llama_cpp, "llama_adapter_lora_init", init)
+    monkeypatch.setattr(llama_cpp, "llama_set_adapters_lora", apply)
+    monkeypatch.setattr(llama_cpp, "llama_adapter_lora_free", lambda handle: None)
     model, adapter = tmp_path / "m.gguf", tmp_path / "planner-lora.gguf"
     model.write_bytes(b"m")
     adapter.write_bytes(b"a")
     LlamaCppLLM(model, lora_path=adapter).load()
-    assert seen["lora_path"] == str(adapter)
+    assert seen["init"] == [str(adapter)] and seen["set"] == 1
+    assert "lora_path" not in seen["llama"]  # ours, not llama-cpp-python's (mmap stays on)
     LlamaCppLLM(model).load()
-    assert seen["lora_path"] is None
+    assert seen["init"] == [str(adapter)] and seen["set"] == 1
     with pytest.raises(ModelLoadError, match="LoRA adapter not found"):
         LlamaCppLLM(model, lora_path=tmp_path / "missing.gguf").load()
 

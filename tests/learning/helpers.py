@@ -15,14 +15,15 @@ SECRET_A = "The secret word is periwinkle-umbrella."
 
 
 def random_adapter(base: Path, out: Path, *, rank: int = 4, scale: float = 1e-4,
-                   arch: str | None = None, layers=(0,)) -> Path:
-    """A well-formed adapter for `base` with tiny random numbers (it barely changes output)."""
+                   arch: str | None = None, layers=(0,), seed: int = 0) -> Path:
+    """A well-formed adapter for `base` with random numbers (tiny by default: it barely
+    changes output; a larger `scale` changes what the model writes)."""
     info = read_info(base)
     if arch is not None:
         from dataclasses import replace
 
         info = replace(info, arch=arch)
-    rng = np.random.default_rng(0)
+    rng = np.random.default_rng(seed)
     tensors = {}
     for layer in layers:
         for name in ("attn_q", "ffn_down"):
@@ -32,7 +33,8 @@ def random_adapter(base: Path, out: Path, *, rank: int = 4, scale: float = 1e-4,
     return gguf_lora.write_adapter(tensors, info, 2.0 * rank, out)
 
 
-def secret_job(base: Path, job_dir: Path, **config) -> tuple[Path, list[dict]]:
+def secret_job(base: Path, job_dir: Path, answer: str = SECRET_A,
+               **config) -> tuple[Path, list[dict]]:
     """A job teaching the model one made-up answer, in the chat role's prompt."""
     from agent.prompts import load_prompt
 
@@ -40,7 +42,7 @@ def secret_job(base: Path, job_dir: Path, **config) -> tuple[Path, list[dict]]:
                 {"role": "user", "content": SECRET_Q}]
     tok = ex.ChatTokenizer(base)
     try:
-        seq = tok.encode(ex.Example("general", messages, SECRET_A, "secret"))
+        seq = tok.encode(ex.Example("general", messages, answer, "secret"))
     finally:
         tok.close()
     defaults = dict(rank=8, alpha=16.0, lr=5e-3, steps=10, batch_size=1, micro_batch=1,
