@@ -336,6 +336,18 @@ def _add_bench_parser(sub) -> None:
     plan.add_argument("--no-bertscore", action="store_true", help="skip BERTScore (no torch)")
     plan.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    answer = bench_sub.add_parser("answer", help="the answer benchmark: the summarizer answers "
+                                  "from the experts' results (resources/benchmark/ANSWERS.md)")
+    answer.add_argument("--split", choices=("dev", "test"), default="test")
+    answer.add_argument("--model", help="model id (default: the app's)")
+    answer.add_argument("--adapter", metavar="PATH", help="a LoRA adapter (GGUF) for the model")
+    answer.add_argument("--limit", type=int, metavar="N", help="only the first N records")
+    answer.add_argument("--max-tokens", type=int, default=256, metavar="N",
+                        help="longest answer (default 256)")
+    answer.add_argument("--label", help="the run's name (default: model [+ adapter])")
+    answer.add_argument("--out", metavar="DIR", help="run folder (default: <data folder>/"
+                        "benchmarks/answer-<UTC time>-<label>); the same folder resumes a run")
+
     score = bench_sub.add_parser("score", help="score a predictions file made elsewhere")
     score.add_argument("predictions", help='JSON Lines: {"id", "raw"} per record '
                        '("output"/"prediction" text or a "plan" object also work)')
@@ -362,6 +374,8 @@ def cmd_bench(args) -> int:
     try:
         if args.bench_command == "plan":
             return _bench_plan(args)
+        if args.bench_command == "answer":
+            return _bench_answer(args)
         if args.bench_command == "score":
             return _bench_score(args)
         if args.bench_command == "report":
@@ -450,6 +464,55 @@ def _bench_plan(args) -> int:
     _print_summary(summary)
     print(f"Finished in {time.perf_counter() - started:.0f} s.")
     print(f"Report: {path}")
+    return 0
+
+
+def _bench_answer(args) -> int:
+    from pathlib import Path
+
+    from agent.answerbench import runner
+    from agent.llama_cpp_llm import LlamaCppLLM
+    from agent.model_registry import get_model
+    from agent.planbench.runner import BenchmarkError, make_label, slug, timestamp
+    from memory.settings import DEFAULT_MODEL, Settings
+
+    records = runner.load_records(args.split)
+    if args.limit is not None:
+        records = records[:max(0, args.limit)]
+        if not records:
+            raise BenchmarkError("--limit leaves no records to run.")
+    spec = get_model(args.model or DEFAULT_MODEL)
+    if args.adapter and not Path(args.adapter).is_file():
+        raise BenchmarkError(f"No adapter file at {args.adapter}.")
+    settings = Settings(model=spec.id)
+    llm = LlamaCppLLM(spec.resolve(), name=spec.id, n_ctx=settings.n_ctx,
+                      n_threads=settings.n_threads,
+                      reinstall_hint=f"Reinstall it with: {spec.install_hint}",
+                      lora_path=args.adapter, chat_template=spec.chat_template)
+    label = args.label or make_label(spec.id, args.adapter)
+    out = Path(args.out) if args.out else _bench_root() / f"answer-{timestamp()}-{slug(label)}"
+    config = {"label": label, "model": spec.id, "split": args.split,
+              "adapter": str(Path(args.adapter).resolve()) if args.adapter else None}
+    print(f"Answering {len(records)} records of {args.split} with {label} → {out}",
+          file=sys.stderr)
+    try:
+        summary = runner.run(records, llm, out, config, max_tokens=args.max_tokens)
+    except KeyboardInterrupt:
+        print(f"\nhearth: interrupted; answers so far are in {out}. Run the same command "
+              f"with --out {out} to go on.", file=sys.stderr)
+        return 130
+    finally:
+        llm.close()
+    m = summary["metrics"]["overall"]
+    told = "–" if m["failures_told"] is None else f"{m['failures_told']:.2f}"
+    print(f"fact recall {m['fact_recall']:.3f} ({m['facts_met']}/{m['facts']} facts)  "
+          f"failures told {told} (of {m['n_failures']})  cite F1 {m['cite_f1']:.3f}  "
+          f"invented numbers {m['invented_numbers']:.2f}  answer score {m['score']:.3f}")
+    for name, s in summary["metrics"]["per_scenario"].items():
+        if s["n"]:
+            print(f"  {name:<12} n={s['n']:<4} fact recall {s['fact_recall']:.3f}  "
+                  f"cite F1 {s['cite_f1']:.3f}")
+    print(f"Answers: {out / runner.PREDICTIONS}")
     return 0
 
 

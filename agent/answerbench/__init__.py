@@ -1,0 +1,1 @@
+"""The answer benchmark: the summarizer role, measured (resources/benchmark/ANSWERS.md)."""
