@@ -31,7 +31,7 @@ class ExampleError(ValueError):
 
 @dataclass
 class Example:
-    kind: str  # plan | general
+    kind: str  # plan | answer | general
     messages: Messages
     target: str
     key: str  # what makes two examples the same one (for dedupe and replay)
@@ -118,6 +118,27 @@ def planner_examples(records: Sequence[dict], pool: Sequence[dict] | None = None
         # the plan as the guided decoder writes it (key order and spacing of Plan.to_json)
         built.examples.append(Example("plan", capture.messages, outcome.plan.to_json(),
                                       record_key(rec), rid))
+    return built
+
+
+def answer_examples(records: Sequence[dict]) -> Built:
+    """Summarizer examples for records {id, request, with_results, answer} (source.answer_records):
+    the chat's system prompt (with the rule to name the experts when there are results) and the
+    user turn the app builds (agent.summarizer), the answer as the target."""
+    from agent import summarizer
+
+    built = Built()
+    for n, rec in enumerate(records):
+        rid = str(rec.get("id", f"answer-{n + 1}"))
+        request, answer = rec.get("request"), rec.get("answer")
+        if not isinstance(request, str) or not isinstance(answer, str) or not answer.strip():
+            built.skipped.append({"id": rid, "reason": "needs a request and an answer"})
+            continue
+        messages = [{"role": "system",
+                     "content": summarizer.system_prompt(bool(rec.get("with_results")))},
+                    {"role": "user", "content": request}]
+        key = json.dumps(["answer", " ".join(request.lower().split())])
+        built.examples.append(Example("answer", messages, answer.strip(), key, rid))
     return built
 
 

@@ -50,6 +50,7 @@ class NightResult:
     reason: str = ""
     model: str = ""  # the registry id of the base model
     n_examples: int = 0
+    by_role: dict[str, int] = field(default_factory=dict)  # examples per agent role
     n_sequences: int = 0
     skipped_records: list[dict] = field(default_factory=list)
     adapter: str | None = None
@@ -80,22 +81,29 @@ def prepare(records: Sequence[dict], model_path: Path | str, config: train.Train
             night: str | None = None, min_examples: int = MIN_EXAMPLES,
             general: int | None = None, general_ratio: float = 0.25,
             replay_ratio: float = 0.25, start_from: Path | str | None = None,
-            extra: dict | None = None) -> tuple[Path | None, NightResult]:
+            extra: dict | None = None,
+            answers: Sequence[dict] = ()) -> tuple[Path | None, NightResult]:
     """Build tonight's job folder. Returns (job folder, result so far); the folder is None when
     the night is skipped (too few usable examples), with the reason in the result.
+    `records`: planner records; `answers`: summarizer records (source.answer_records).
     `start_from`: an adapter (adapters/<night>.gguf) whose weights the training starts from."""
     from agent.llama_cpp_llm import LlamaCppLLM
 
     night = night or _now_id()
     t0 = time.perf_counter()
-    built = ex.planner_examples(ex.dedupe(records))
+    plans = ex.planner_examples(ex.dedupe(records))
+    replies = ex.answer_examples(answers)
+    examples = plans.examples + list({e.key: e for e in replies.examples}.values())
+    built = ex.Built(examples, plans.skipped + replies.skipped)
     result = NightResult(night, "prepared", n_examples=len(built.examples),
-                         skipped_records=built.skipped)
+                         skipped_records=built.skipped,
+                         by_role={"planner": len(plans.examples),
+                                  "summarizer": len(built.examples) - len(plans.examples)})
     if len(built.examples) < min_examples:
         result.status = "skipped"
         result.reason = (f"{len(built.examples)} usable examples, fewer than the {min_examples} "
-                         f"a night needs ({len(built.skipped)} of {len(records)} records left "
-                         f"out); nothing was trained.")
+                         f"a night needs ({len(built.skipped)} of "
+                         f"{len(records) + len(answers)} records left out); nothing was trained.")
         return None, result
     model_path = Path(model_path)
     questions = ex.general_questions()

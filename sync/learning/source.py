@@ -72,6 +72,33 @@ def training_records(db: Database) -> tuple[list[dict], list[dict]]:
     return records, skipped
 
 
+def answer_turn(instruction: str) -> tuple[str, bool]:
+    """(the local summarizer's user turn, whether it holds expert results) for a stored cloud
+    "answer" instruction. The cloud read the same request and results lines (sync.payload
+    builds them with the summarizer's own task lines); only the closing note differs."""
+    cloud_note = load_prompt("cloud")["results_note"]
+    local_note = load_prompt("chat")["attachments_note"]
+    text = instruction.rstrip()
+    if text.endswith("</attached_files>\n" + cloud_note):
+        return text[:-len(cloud_note)] + local_note, True
+    return text, False
+
+
+def answer_records(db: Database) -> tuple[list[dict], list[dict]]:
+    """(records, left out with the reason): the consented summarizer rows (the cloud's
+    answers), oldest first, as {id, request (the local user turn), with_results, answer}."""
+    records, skipped = [], []
+    for row in TrainingExamples(db).list(consented_only=True, role="summarizer"):
+        turn, with_results = answer_turn(row.instruction)
+        if not turn.strip() or not row.target.strip():
+            skipped.append({"id": f"te-{row.id}", "reason": "no request or no answer"})
+            continue
+        records.append({"id": f"te-{row.id}", "request": turn, "with_results": with_results,
+                        "answer": row.target.strip(), "source": row.source,
+                        "created": row.created_at.isoformat() if row.created_at else None})
+    return records, skipped
+
+
 def example_pool(db: Database) -> list[dict]:
     """The planner's solved examples for this user: the shipped train split, then the user's
     own labels (the cloud's plans they approved for training, their corrections). The planner

@@ -99,3 +99,42 @@ def test_tokens_hold_the_rendered_prompt_then_only_the_answer(smollm2_path):
                            "Files: holiday.jpg<|im_end|>\n<|im_start|>assistant\n")
     assert prompt.count("<|im_start|>system") == 1
     assert answer == example.target + "<|im_end|>"
+
+
+def test_a_cloud_answer_becomes_a_summarizer_example_in_the_local_prompt(db):
+    """The cloud's answer is trained on as the local summarizer's answer to the prompt the app
+    builds for the same request and results (anonymized as they left)."""
+    from agent import summarizer
+    from sync.anonymizer import Anonymizer
+    from sync.labels import TrainingExamples
+    from sync.learning.source import answer_records
+    from sync.payload import build_payload
+    from sync.service import instruction_of
+
+    def task(args: dict, **rest) -> dict:
+        return {"id": 0, "task": "speech-to-text", "args": args, "dep": [-1], "status": "done",
+                "output": {"text": "Bring the red folder on Friday.", "language": "en"},
+                "error": None, **rest}
+
+    built = build_payload(kind="answer", instruction="What does memo.wav ask me to do?",
+                          results=[task({"audio": "memo.wav"})], files=["memo.wav"],
+                          endpoint="http://127.0.0.1:9/v1", model="teacher",
+                          anonymizer=Anonymizer())
+    table = TrainingExamples(db)
+    reply = "It asks you to bring the red folder on Friday (speech-to-text)."
+    table.add("summarizer", instruction_of(built.payload.to_dict()), reply, "cloud:teacher", True)
+    table.add("summarizer", "How far is the moon?", "About 384,000 km.", "cloud:teacher", True)
+    table.add("summarizer", "Not for training", "No.", "cloud:teacher", False)
+
+    records, skipped = answer_records(db)
+    assert skipped == [] and [r["with_results"] for r in records] == [True, False]
+    local = summarizer.user_turn("What does <FILE_1>.wav ask me to do?",
+                                 [task({"audio": "<FILE_1>.wav"})])
+    assert records[0]["request"] == local and records[0]["answer"] == reply
+
+    examples = ex.answer_examples(records).examples
+    assert [e.kind for e in examples] == ["answer", "answer"]
+    assert examples[0].messages == [{"role": "system", "content": summarizer.system_prompt(True)},
+                                    {"role": "user", "content": local}]
+    assert examples[1].messages[0]["content"] == summarizer.system_prompt(False)
+    assert examples[0].target == reply
