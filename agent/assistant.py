@@ -46,24 +46,29 @@ ASKS_TO_SAVE = re.compile(r"\b(remember|save|store|keep|note down|memori[sz]e)\b
 
 
 def llm_from_settings(settings: Settings) -> LLM:
-    """The settings' model, with the adapter nightly learning made active for it (a damaged
-    adapter is left out, with a warning: the base model still answers)."""
+    """The settings' model, with the adapters nightly learning made active for it: the
+    planner's for planning, the summarizer's for everything else the model writes (answers,
+    search queries, memory proposals). A damaged adapter is left out, with a warning: the
+    base model still does that role's work."""
     from agent.llama_cpp_llm import LlamaCppLLM
     from sync.learning import gguf_lora, nightly
     from sync.learning.hf_twin import TwinError
 
     spec = get_model(settings.model)
     path = spec.resolve()
-    adapter = nightly.active_adapter_for(path)
-    if adapter is not None:
+    roles = nightly.active_roles_for(path)
+    for role, adapter in roles.items():
+        if adapter is None:
+            continue
         try:
             gguf_lora.check_adapter(adapter, path)
         except (gguf_lora.AdapterError, TwinError, OSError) as exc:
-            log.warning("Not using the learned adapter %s: %s", adapter, exc)
-            adapter = None
+            log.warning("Not using the learned adapter %s for the %s: %s", adapter, role, exc)
+            roles[role] = None
     return LlamaCppLLM(path, name=spec.id, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
                        reinstall_hint=f"Reinstall it with: {spec.install_hint}",
-                       chat_template=spec.chat_template, lora_path=adapter)
+                       chat_template=spec.chat_template, lora_path=roles["summarizer"],
+                       role_adapters={"planner": roles["planner"]})
 
 
 def active_learning_state() -> str:
@@ -405,7 +410,8 @@ class Assistant:
         if not files and history and history[-1][0] == "assistant" and len(history) >= 2:
             context = history[-2][1][:300]  # the previous question, for "and save that"
         try:
-            outcome: PlanOutcome = Planner(llm, examples=self.plan_examples()).plan(
+            outcome: PlanOutcome = Planner(llm.for_role("planner"),
+                                           examples=self.plan_examples()).plan(
                 text, files, tools, context=context, cancel=cancel)
         except (ModelFileError, ModelLoadError):
             raise

@@ -68,15 +68,25 @@ def _unfinished_app_job(model_path: Path) -> Path | None:
     return None
 
 
-def _checked_active(model_path: Path) -> Path | None:
-    """The active adapter, if it is what the app runs: a damaged one falls back to the base."""
-    current = nightly.active_adapter_for(model_path)
-    if current is not None:
+def _checked(adapter: Path | None, model_path: Path) -> Path | None:
+    """The adapter, if the app would run it: a damaged one falls back to the base model."""
+    if adapter is not None:
         try:
-            gguf_lora.check_adapter(current, model_path)
+            gguf_lora.check_adapter(adapter, model_path)
         except (gguf_lora.AdapterError, TwinError, OSError):
             return None
-    return current
+    return adapter
+
+
+def _checked_active(model_path: Path) -> Path | None:
+    """The adapter the next night builds on (the newest any role uses), if usable."""
+    return _checked(nightly.active_adapter_for(model_path), model_path)
+
+
+def _checked_roles(model_path: Path) -> dict[str, Path | None]:
+    """What each role runs now (as agent.assistant.llm_from_settings loads it)."""
+    return {role: _checked(a, model_path)
+            for role, a in nightly.active_roles_for(model_path).items()}
 
 
 def _progress(emit: Emit, start: float, span: float) -> Callable[[int, int, str], None]:
@@ -86,8 +96,18 @@ def _progress(emit: Emit, start: float, span: float) -> Callable[[int, int, str]
     return report
 
 
+def _answer_key(record: dict) -> str:
+    return " ".join(record["request"].lower().split())
+
+
+ANSWER_SETS = ("user_answers", "general_answers")
+MESSAGES = {"user": "Planning your example", "general": "Planning a general example",
+            "user_answers": "Reading your answer", "general_answers": "Answering a general example"}
+
+
 def run(db, settings, *, emit: Emit = print_event, config_overrides: dict | None = None,
-        general_n: int = gate.GENERAL_N, margin: float = gate.MARGIN,
+        general_n: int = gate.GENERAL_N, general_answers_n: int = gate.GENERAL_ANSWERS_N,
+        margin: float = gate.MARGIN, answer_margin: float = gate.ANSWER_MARGIN,
         min_examples: int = nightly.MIN_EXAMPLES,
         cancel: threading.Event | None = None) -> NightResult:
     from agent.model_registry import get_model
@@ -102,22 +122,27 @@ def run(db, settings, *, emit: Emit = print_event, config_overrides: dict | None
         job = json.loads((job_dir / train.JOB).read_text(encoding="utf-8"))
         result = NightResult(job["night"], "prepared", model=spec.id,
                              n_examples=len(job.get("task_examples", [])))
-        held_out = job["held_out"]
+        held_out, held_answers = job["held_out"], job.get("held_out_answers", [])
         emit({"event": "stage", "stage": "prepare",
               "message": f"Resuming the night of {job['night']} from its last checkpoint."})
     else:
         records, unreadable = source.training_records(db)
+        answers, unreadable_answers = source.answer_records(db)
         usable = _usable(ex.dedupe(records))
         train_records, held_out = gate.split_held_out(usable)
-        if len(train_records) < min_examples:
+        train_answers, held_answers = gate.split_held_out(
+            ex.dedupe(answers, key=_answer_key), key=_answer_key)
+        if len(train_records) + len(train_answers) < min_examples:
             result = NightResult(nightly._now_id(), "skipped", model=spec.id,
-                                 n_examples=len(train_records),
-                                 skipped_records=unreadable)
+                                 n_examples=len(train_records) + len(train_answers),
+                                 skipped_records=unreadable + unreadable_answers)
+            held = max(1, len(held_out) + len(held_answers))
             result.reason = (
-                f"{len(usable)} usable labelled examples ({len(records)} stored); a night "
-                f"needs {min_examples} to train on plus {max(1, len(held_out))} held out to "
-                f"check the result. Labels come from the cloud's plans (cloud assist with "
-                f"training consent) and from plans you correct. Nothing was trained.")
+                f"{len(usable)} usable labelled plans ({len(records)} stored) and "
+                f"{len(answers)} labelled answers; a night needs {min_examples} to train on "
+                f"plus {held} held out to check the result. Labels come from the cloud's plans "
+                f"and answers (cloud assist with training consent) and from plans you correct. "
+                f"Nothing was trained.")
             nightly.record(result)
             return result
         config = night_config(settings, config_overrides)
@@ -125,8 +150,9 @@ def run(db, settings, *, emit: Emit = print_event, config_overrides: dict | None
         # the base model, the next one starts fresh)
         job_dir, result = nightly.prepare(
             train_records, model_path, config, min_examples=min_examples,
-            start_from=_checked_active(model_path),
-            extra={"app": True, "model": spec.id, "held_out": held_out})
+            start_from=_checked_active(model_path), answers=train_answers,
+            extra={"app": True, "model": spec.id, "held_out": held_out,
+                   "held_out_answers": held_answers})
         result.model = spec.id
         if job_dir is None:
             nightly.record(result)
@@ -143,41 +169,57 @@ def run(db, settings, *, emit: Emit = print_event, config_overrides: dict | None
         nightly.record(result)
         return result
 
+    # each role is checked on its own kind of example: plans for the planner, answers for
+    # the summarizer; a role with no held-out example of the user's can't take the adapter
+    sets = {}
+    if held_out:
+        sets.update(user=held_out, general=gate.general_records(general_n))
+    if held_answers:
+        sets.update(user_answers=held_answers,
+                    general_answers=gate.general_answer_records(general_answers_n))
     emit({"event": "stage", "stage": "evaluate",
-          "message": f"Checking the new adapter on {len(held_out)} of your held-out examples "
-                     f"and {general_n} general ones…"})
-    general = gate.general_records(general_n)
-    current = _checked_active(model_path)
+          "message": f"Checking the new adapter on {len(held_out) + len(held_answers)} of your "
+                     f"held-out examples and {len(sets.get('general', [])) + len(sets.get('general_answers', []))} "
+                     f"general ones…"})
+    if not sets:
+        result.reason = "Nothing of yours was held out to check the adapter on; it is not used."
+        nightly.record(result)
+        return result
+    roles = _checked_roles(model_path)
+    current = {name: roles["summarizer" if name in ANSWER_SETS else "planner"] for name in sets}
     pool = source.example_pool(db)  # the gate plans as the chat does
+    pools = {name: () if name in ANSWER_SETS else pool for name in sets}
     cache = gate.ScoreCache(nightly.learning_dir() / "scores.json")
-    sets = {"user": held_out, "general": general}
     scores: dict[str, dict[str, Any]] = {"before": {}, "after": {}}
-    todo: dict[str, dict[str, list]] = {"before": {}, "after": dict(sets)}
-    for name, recs in sets.items():  # the active model's scores are kept between nights
-        cached = cache.get(cache.key(model_path, current, recs, pool))
-        if cached is None:
-            todo["before"][name] = recs
-        else:
-            scores["before"][name] = cached
-    total = sum(len(r) for side in todo.values() for r in side.values())
+    todo: list[tuple[str, Path | None, dict[str, list]]] = []
+    for adapter in dict.fromkeys(current.values()):  # the active models' scores are kept
+        missing = {}
+        for name in (n for n in sets if current[n] == adapter):
+            cached = cache.get(cache.key(model_path, adapter, sets[name], pools[name]))
+            if cached is None:
+                missing[name] = sets[name]
+            else:
+                scores["before"][name] = cached
+        if missing:
+            todo.append(("before", adapter, missing))
+    todo.append(("after", Path(result.adapter), dict(sets)))
+    total = sum(len(r) for _, _, part in todo for r in part.values())
     done = 0
     report = _progress(emit, 0.6, 0.38)
 
     def on_record(name: str, i: int, n: int, side: str) -> None:
         nonlocal done
         done += 1
-        report(done, total, f"Planning {'your' if name == 'user' else 'a general'} example "
-                            f"{i} of {n} ({'new adapter' if side == 'after' else 'as now'})")
+        report(done, total, f"{MESSAGES[name]} {i} of {n} "
+                            f"({'new adapter' if side == 'after' else 'as now'})")
 
     try:
-        for side, adapter in (("before", current), ("after", Path(result.adapter))):
-            if not todo[side]:
-                continue
-            measured = gate.evaluate(model_path, adapter, todo[side],
+        for side, adapter, part in todo:
+            measured = gate.evaluate(model_path, adapter, part,
                                      chat_template=spec.chat_template, cancel=cancel, pool=pool,
                                      on_record=lambda name, i, n, s=side: on_record(name, i, n, s))
             for name, value in measured.items():
-                cache.put(cache.key(model_path, adapter, sets[name], pool), value)
+                cache.put(cache.key(model_path, adapter, sets[name], pools[name]), value)
                 scores[side][name] = value
     except gate.GateError as exc:
         result.status = "failed"
@@ -185,12 +227,15 @@ def run(db, settings, *, emit: Emit = print_event, config_overrides: dict | None
         nightly.record(result)
         return result
     emit({"event": "stage", "stage": "decide", "message": "Deciding…"})
-    kept, why = gate.decide(scores["before"], scores["after"], margin)
-    result.gate = {**scores, "margin": margin, "decision": "kept" if kept else "rejected",
-                   "reason": why, "before_adapter": str(current) if current else None}
+    kept, why = gate.decide_roles(scores["before"], scores["after"], margin, answer_margin)
+    result.gate = {**scores, "margin": margin, "answer_margin": answer_margin,
+                   "decision": "kept" if kept else "rejected", "roles": kept, "reason": why,
+                   "before_adapter": str(roles["planner"]) if roles["planner"] else None,
+                   "before_adapters": {r: str(a) if a else None for r, a in roles.items()}}
     if kept:
-        nightly.activate(result.adapter, model_path)
+        nightly.activate(result.adapter, model_path, roles=kept)
         result.kept = True
+        result.roles = kept
     result.reason = why
     nightly.record(result)
     return result

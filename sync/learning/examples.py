@@ -55,13 +55,13 @@ def record_key(record: dict) -> str:
     return json.dumps([instruction, sorted(record.get("attachments", []) or [])])
 
 
-def dedupe(records: Iterable[dict]) -> list[dict]:
+def dedupe(records: Iterable[dict], key=record_key) -> list[dict]:
     """One record per request; a later one (a correction, a newer label) replaces an earlier."""
     by_key: dict[str, dict] = {}
     for rec in records:
-        key = record_key(rec)
-        by_key.pop(key, None)
-        by_key[key] = rec
+        k = key(rec)
+        by_key.pop(k, None)
+        by_key[k] = rec
     return list(by_key.values())
 
 

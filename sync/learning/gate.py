@@ -13,6 +13,14 @@ A handful of held-out examples often scores 1.00 before and after (the base mode
 them right), and a strict "higher" could then never keep anything. The tie is broken on the same
 examples by how likely the model finds their reference plans (mean log-likelihood per token of
 the plan as trained on, under the app's own prompt): deterministic, and finer than right/wrong.
+
+A night trains one adapter on both kinds of label, plans and the cloud's answers, and each
+agent role takes it only on evidence for that role (`decide_roles`): the planner as above; the
+summarizer when the user's held-out answers become more likely (the cloud's answers carry no
+reference facts to score) and answers to the answer benchmark's general records
+(agent.answerbench, dev split) state no fewer facts beyond a margin. Without held-out answers
+of the user's, the summarizer keeps the adapter it has: a night trained on plans alone left
+answers where they were (docs/learning.md, "Per-role adapters").
 """
 
 from __future__ import annotations
@@ -25,10 +33,13 @@ from pathlib import Path
 from typing import Any
 
 MARGIN = 0.03
+ANSWER_MARGIN = 0.05  # answer score; one fact of ~35 in the general answers is ~0.02
 NLL_EPS = 0.005  # nats per token: smaller differences count as a tie
 HELD_OUT_SHARE = 0.2
 GENERAL_N = 20
+GENERAL_ANSWERS_N = 16
 REPORTED = ("node_f1", "edge_f1", "arg_value_f1", "validity")
+ANSWER_REPORTED = ("fact_recall", "cite_f1", "failures_told", "invented_numbers")
 
 
 class GateError(RuntimeError):
@@ -57,15 +68,10 @@ def split_held_out(records: Sequence[dict], share: float = HELD_OUT_SHARE,
             [r for i, r in enumerate(records) if i in held_set])
 
 
-def general_records(n: int = GENERAL_N) -> list[dict]:
-    """A fixed sample of the Q2A dev split's records the app plans, spread over its scenarios
-    (round-robin over scenarios, each in a stable hashed order)."""
-    from agent.planbench.runner import app_plans_record, load_records
-
-    records, _ = load_records("dev")
-    planned = [r for r in records if app_plans_record(r)]
+def _spread(records: Sequence[dict], n: int) -> list[dict]:
+    """n records round-robin over their scenarios, each scenario in a stable hashed order."""
     by_scenario: dict[str, list[dict]] = {}
-    for r in sorted(planned, key=lambda r: _hash(r["id"])):
+    for r in sorted(records, key=lambda r: _hash(r["id"])):
         by_scenario.setdefault(r.get("scenario", ""), []).append(r)
     out: list[dict] = []
     while len(out) < n and any(by_scenario.values()):
@@ -75,24 +81,37 @@ def general_records(n: int = GENERAL_N) -> list[dict]:
     return out
 
 
+def general_records(n: int = GENERAL_N) -> list[dict]:
+    """A fixed sample of the Q2A dev split's records the app plans, spread over its scenarios."""
+    from agent.planbench.runner import app_plans_record, load_records
+
+    records, _ = load_records("dev")
+    return _spread([r for r in records if app_plans_record(r)], n)
+
+
+def general_answer_records(n: int = GENERAL_ANSWERS_N) -> list[dict]:
+    """A fixed sample of the answer benchmark's dev records, spread over its scenarios."""
+    from agent.answerbench.runner import load_records
+
+    return _spread(load_records("dev"), n)
+
+
 def plan_score(metrics: dict) -> float:
     return (metrics["node_f1"] + metrics["arg_value_f1"]) / 2
 
 
-def reference_nll(llm, records: Sequence[dict]) -> float | None:
-    """Mean negative log-likelihood per token (nats) of the records' reference plans, each after
-    the prompt the app's Planner builds for it (as sync.learning.examples trains them); None
-    when no record makes an example."""
+def examples_nll(llm, examples: Sequence) -> float | None:
+    """Mean negative log-likelihood per token (nats) of the examples' targets, each after its
+    prompt as training renders it (examples.ChatTokenizer); None for no examples."""
     import numpy as np
 
     from sync.learning import examples as ex
 
-    built = ex.planner_examples(records).examples
-    if not built:
+    if not examples:
         return None
     tokenizer = ex.ChatTokenizer(llm.model_path)
     try:
-        sequences = [tokenizer.encode(e) for e in built]
+        sequences = [tokenizer.encode(e) for e in examples]
     finally:
         tokenizer.close()
     llama = llm.load()
@@ -112,25 +131,81 @@ def reference_nll(llm, records: Sequence[dict]) -> float | None:
     return round(total / count, 4)
 
 
+def reference_nll(llm, records: Sequence[dict]) -> float | None:
+    """examples_nll of the records' reference plans, each after the prompt the app's Planner
+    builds for it (as sync.learning.examples trains them)."""
+    from sync.learning import examples as ex
+
+    return examples_nll(llm, ex.planner_examples(records).examples)
+
+
+def answer_nll(llm, records: Sequence[dict]) -> float | None:
+    """examples_nll of answer labels (source.answer_records) after the summarizer's prompt."""
+    from sync.learning import examples as ex
+
+    return examples_nll(llm, ex.answer_examples(records).examples)
+
+
+def _plan_scores(llm, planner, pool, records, name, cancel, on_record, likelihood) -> dict:
+    from agent.planbench.runner import predict, score_records
+
+    predictions = []
+    for i, rec in enumerate(records):
+        if cancel is not None and cancel.is_set():
+            raise GateError("The evaluation was cancelled.")
+        planner.examples = [r for r in pool if r["id"] != rec.get("id")]
+        predictions.append(predict(planner, rec))
+        if on_record is not None:
+            on_record(name, i + 1, len(records))
+    overall = score_records(records, predictions, bertscore=False)["overall"]
+    scores = {k: round(float(overall[k]), 4) for k in REPORTED}
+    scores["n"] = len(records)
+    scores["score"] = round(plan_score(scores), 4)
+    if likelihood:
+        scores["nll"] = reference_nll(llm, records)
+    return scores
+
+
+def _answer_scores(llm, records, name, cancel, on_record) -> dict:
+    """The answer benchmark's measures of the model's answers to these records."""
+    from agent.answerbench import metrics, runner
+
+    scored = []
+    for i, rec in enumerate(records):
+        if cancel is not None and cancel.is_set():
+            raise GateError("The evaluation was cancelled.")
+        scored.append(runner.answer(llm, rec)["score"])
+        if on_record is not None:
+            on_record(name, i + 1, len(records))
+    overall = metrics.aggregate(scored)
+    scores = {k: overall[k] for k in ANSWER_REPORTED}
+    return {**scores, "n": len(records), "score": metrics.answer_score(overall)}
+
+
 def evaluate(model_path: Path | str, adapter: Path | str | None,
              sets: dict[str, Sequence[dict]], *, chat_template: str | None = None,
              n_threads: int | None = None, cancel: threading.Event | None = None,
              on_record: Callable[[str, int, int], None] | None = None,
              likelihood: Sequence[str] = ("user",),
              pool: Sequence[dict] | None = None) -> dict[str, dict]:
-    """{set name: {node_f1, edge_f1, arg_value_f1, validity, n, score, seconds[, nll]}} of the
-    model (with the adapter) planning each set of records, loaded once; `nll` (reference_nll)
-    for the sets named in `likelihood`. Raises GateError when the adapter is refused: an
-    adapter that can't be loaded is never measured as the base model. `pool`: the planner's
-    examples, as the app plans (source.example_pool); a record is never its own example."""
+    """The model (with the adapter, loaded once) on each set, by its name:
+    "user" / "general": plan records, planned by the app's Planner and scored
+    ({node_f1, edge_f1, arg_value_f1, validity, n, score[, nll]}; `nll` (reference_nll) for the
+    sets named in `likelihood`); "user_answers": answer labels ({n, nll}: answer_nll);
+    "general_answers": answer benchmark records ({fact_recall, cite_f1, …, n, score}).
+    Each gets `seconds`. Raises GateError when the adapter is refused: an adapter that can't be
+    loaded is never measured as the base model. `pool`: the planner's examples, as the app
+    plans (source.example_pool); a record is never its own example."""
     import time
 
-    from agent.planbench.runner import predict, score_records
     from agent.planner import Planner
     from sync.learning.gguf_lora import llm_with_adapter
 
     if not sets or not all(sets.values()):
         raise GateError("Nothing to evaluate on.")
+    unknown = set(sets) - {"user", "general", "user_answers", "general_answers"}
+    if unknown:
+        raise GateError(f"Unknown evaluation sets: {', '.join(sorted(unknown))}.")
     kwargs: dict[str, Any] = {"n_ctx": 2048, "chat_template": chat_template}
     if n_threads:
         kwargs["n_threads"] = n_threads
@@ -141,25 +216,18 @@ def evaluate(model_path: Path | str, adapter: Path | str | None,
     out: dict[str, dict] = {}
     try:
         planner = Planner(llm, examples=pool)
-        if planner.decoding == "guided":
+        if planner.decoding == "guided" and ({"user", "general"} & set(sets)):
             llm.vocab_masks()
         pool = planner.examples
         for name, records in sets.items():
             start = time.perf_counter()
-            predictions = []
-            for i, rec in enumerate(records):
-                if cancel is not None and cancel.is_set():
-                    raise GateError("The evaluation was cancelled.")
-                planner.examples = [r for r in pool if r["id"] != rec.get("id")]
-                predictions.append(predict(planner, rec))
-                if on_record is not None:
-                    on_record(name, i + 1, len(records))
-            overall = score_records(records, predictions, bertscore=False)["overall"]
-            scores = {k: round(float(overall[k]), 4) for k in REPORTED}
-            scores["n"] = len(records)
-            scores["score"] = round(plan_score(scores), 4)
-            if name in likelihood:
-                scores["nll"] = reference_nll(llm, records)
+            if name == "user_answers":
+                scores = {"n": len(records), "nll": answer_nll(llm, records)}
+            elif name == "general_answers":
+                scores = _answer_scores(llm, records, name, cancel, on_record)
+            else:
+                scores = _plan_scores(llm, planner, pool, records, name, cancel, on_record,
+                                      name in likelihood)
             scores["seconds"] = round(time.perf_counter() - start, 1)
             out[name] = scores
     finally:
@@ -185,6 +253,42 @@ def decide(before: dict, after: dict, margin: float = MARGIN) -> tuple[bool, str
         return False, (f"Rejected: better on your examples ({better}) but worse on general "
                        f"planning ({gb:.2f} → {ga:.2f}, more than the {margin:.2f} allowed).")
     return True, f"Kept: {better}; general planning {gb:.2f} → {ga:.2f}."
+
+
+def decide_answers(before: dict, after: dict,
+                   margin: float = ANSWER_MARGIN) -> tuple[bool, str]:
+    """(kept for the summarizer, why) from {"user_answers", "general_answers"} scores."""
+    if "user_answers" not in after or after["user_answers"].get("nll") is None:
+        return False, "no answers of yours held out to check it on, so answers stay as they were"
+    nb, na = before["user_answers"]["nll"], after["user_answers"]["nll"]
+    if na >= nb - NLL_EPS:
+        return False, (f"your held-out answers no more likely ({nb:.3f} → {na:.3f} nats a "
+                       f"token)")
+    gb, ga = before["general_answers"]["score"], after["general_answers"]["score"]
+    if ga < gb - margin:
+        return False, (f"your answers more likely ({nb:.3f} → {na:.3f}) but general answers "
+                       f"worse ({gb:.2f} → {ga:.2f}, more than the {margin:.2f} allowed)")
+    return True, (f"your held-out answers more likely ({nb:.3f} → {na:.3f} nats a token); "
+                  f"general answers {gb:.2f} → {ga:.2f}")
+
+
+def decide_roles(before: dict, after: dict, margin: float = MARGIN,
+                 answer_margin: float = ANSWER_MARGIN) -> tuple[list[str], str]:
+    """(the roles that take the night's adapter, why): the planner on the plan scores
+    (`decide`), the summarizer on the answer scores (`decide_answers`)."""
+    if "user" in after:
+        plans, plans_why = decide(before, after, margin)
+    else:
+        plans, plans_why = False, "Rejected: no plans of yours held out to check it on."
+    answers, answers_why = decide_answers(before, after, answer_margin)
+    roles = [r for r, kept in (("planner", plans), ("summarizer", answers)) if kept]
+    if not ({"user_answers", "general_answers"} & set(after)):
+        return roles, plans_why  # a night of plans only: as it has always read
+    planning = plans_why.removeprefix("Kept: ").removeprefix("Rejected: ").rstrip(".")
+    what = {("planner", "summarizer"): "Kept for planning and answering",
+            ("planner",): "Kept for planning", ("summarizer",): "Kept for answering",
+            (): "Rejected"}[tuple(roles)]
+    return roles, f"{what}. Planning: {planning}. Answers: {answers_why}."
 
 
 class ScoreCache:

@@ -33,6 +33,7 @@ from typing import Any, Callable, Sequence
 from memory import paths
 from sync.learning import examples as ex
 from sync.learning import gguf_lora, train
+from sync.labels import ROLES
 from sync.learning.hf_twin import TwinError
 
 MIN_EXAMPLES = 4
@@ -60,7 +61,8 @@ class NightResult:
     resumed_from: int | None = None
     started_from: str | None = None  # the night whose adapter this one continued
     start_note: str | None = None  # why it started fresh although asked to continue
-    kept: bool = False  # this night's adapter became the active one
+    kept: bool = False  # this night's adapter became the active one (for `roles`)
+    roles: list[str] = field(default_factory=list)  # the agent roles that took it
     gate: dict[str, Any] | None = None  # sync.learning.gate: scores before/after, decision
 
     def to_dict(self) -> dict[str, Any]:
@@ -300,9 +302,25 @@ def _active() -> dict:
     return json.loads(path.read_text(encoding="utf-8"))
 
 
+def _roles_of(data: dict) -> dict[str, Path | None]:
+    # a file from before per-role activation: its one adapter served every role
+    roles = data.get("roles") or {role: data.get("adapter") for role in ROLES}
+    return {role: Path(roles[role]) if roles.get(role) else None for role in ROLES}
+
+
 def active_adapter() -> Path | None:
+    """The newest adapter in use by any role: what the next night builds on."""
     adapter = _active().get("adapter")
     return Path(adapter) if adapter else None
+
+
+def active_roles() -> dict[str, Path | None]:
+    """Each agent role's adapter (None: the base model)."""
+    return _roles_of(_active())
+
+
+def _for_model(data: dict, model_path: Path | str) -> bool:
+    return Path(data.get("base_model", "")).resolve() == Path(model_path).resolve()
 
 
 def active_adapter_for(model_path: Path | str) -> Path | None:
@@ -313,9 +331,22 @@ def active_adapter_for(model_path: Path | str) -> Path | None:
     except ValueError:
         return None
     adapter = data.get("adapter")
-    if not adapter or Path(data.get("base_model", "")).resolve() != Path(model_path).resolve():
+    if not adapter or not _for_model(data, model_path):
         return None
     return Path(adapter) if Path(adapter).is_file() else None
+
+
+def active_roles_for(model_path: Path | str) -> dict[str, Path | None]:
+    """Each role's adapter for this model file; a role whose adapter is for another model or
+    no longer on disk gets the base model."""
+    try:
+        data = _active()
+    except ValueError:
+        data = {}
+    if not _for_model(data, model_path):
+        return dict.fromkeys(ROLES)
+    return {role: a if a is not None and a.is_file() else None
+            for role, a in _roles_of(data).items()}
 
 
 def adapter_of(night: str) -> Path:
@@ -331,7 +362,7 @@ def lora_state_of(adapter: Path) -> Path:
 
 
 def rollback(night: str | None, base_model: Path | str) -> Path | None:
-    """Make an earlier night's adapter the active one (None: the base model alone).
+    """Make an earlier night's adapter the one every role uses (None: the base model alone).
     Raises LearningError when that adapter is gone or damaged; the active one is kept then."""
     if night is None:
         activate(None, base_model)
@@ -348,14 +379,24 @@ def rollback(night: str | None, base_model: Path | str) -> Path | None:
     return adapter
 
 
-def activate(adapter: Path | str | None, base_model: Path | str) -> None:
-    """Make `adapter` the one the app uses (None: the base model alone), after checking it
-    fits `base_model`; the switch is one atomic file replace."""
+def activate(adapter: Path | str | None, base_model: Path | str,
+             roles: Sequence[str] = ROLES) -> None:
+    """Make `adapter` the one `roles` use (None: the base model alone), after checking it fits
+    `base_model`; the other roles keep theirs. The switch is one atomic file replace."""
     if adapter is not None:
         gguf_lora.check_adapter(adapter, base_model)
+    try:
+        old = _active()
+    except ValueError:
+        old = {}
+    current = _roles_of(old) if _for_model(old, base_model) else dict.fromkeys(ROLES)
+    current.update({role: Path(adapter) if adapter else None for role in roles})
+    head = adapter if adapter is not None else next(
+        (a for a in current.values() if a is not None), None)
     path = learning_dir() / "active.json"
     tmp = path.with_name("active.json.tmp")
-    tmp.write_text(json.dumps({"adapter": str(adapter) if adapter else None,
+    tmp.write_text(json.dumps({"adapter": str(head) if head else None,
+                               "roles": {r: str(a) if a else None for r, a in current.items()},
                                "base_model": str(base_model),
                                "since": datetime.now(timezone.utc).isoformat()}) + "\n",
                    encoding="utf-8")

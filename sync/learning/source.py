@@ -119,9 +119,9 @@ def example_pool(db: Database) -> list[dict]:
 
 
 def count_since(db: Database, since: datetime | None) -> int:
-    """Consented planner rows stored after `since` (all of them for None): whether a night
-    has anything new to learn."""
-    rows = TrainingExamples(db).list(consented_only=True, role="planner")
+    """Consented rows (plans and answers) stored after `since` (all of them for None): whether
+    a night has anything new to learn."""
+    rows = TrainingExamples(db).list(consented_only=True)
     if since is None:
         return len(rows)
     since = since.replace(tzinfo=None)  # the table stores naive UTC

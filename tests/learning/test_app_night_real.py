@@ -140,3 +140,79 @@ def test_the_gates_likelihood_prefers_the_right_plan_to_a_wrong_one(smollm2_path
     finally:
         llm.close()
     assert 0 < right_nll < wrong_nll
+
+
+def _answer_labels(db, n: int) -> None:
+    """n cloud answers stored as sync.service stores them: the anonymized payload's user turn
+    (the request, the experts' results, the cloud's note) and the reply, role summarizer."""
+    from agent.answerbench.runner import load_records, run_plan
+    from sync.anonymizer import Anonymizer
+    from sync.payload import build_payload
+    from sync.service import instruction_of
+
+    anonymizer = Anonymizer()
+    te = TrainingExamples(db)
+    for rec in load_records("test")[:n]:
+        built = build_payload(kind="answer", instruction=rec["instruction"],
+                              results=run_plan(rec), files=rec["attachments"],
+                              endpoint="http://127.0.0.1:9/v1", model="teacher",
+                              anonymizer=anonymizer)
+        te.add("summarizer", instruction_of(built.payload.to_dict()),
+               "Here is what your files say (speech-to-text).", "cloud:teacher", True)
+
+
+def test_a_night_with_answer_labels_checks_each_role_and_the_app_runs_each_roles_adapter(
+        db, smollm2_path):
+    from agent.assistant import Assistant, llm_from_settings
+    from memory.conversations import ConversationStore
+
+    settings = Settings(model="smollm2-135m")
+    save_settings(db, settings)
+    _label(db, 6)
+    _answer_labels(db, 6)
+    events = []
+    result = app_night.run(db, settings, emit=events.append, config_overrides=TINY, general_n=1,
+                           general_answers_n=2)
+    assert result.status == "done", result.reason
+    night = nightly.history()[-1]
+    assert night["by_role"]["summarizer"] >= 4 and night["by_role"]["planner"] >= 4
+    g = night["gate"]
+    for side in ("before", "after"):
+        assert g[side]["user_answers"]["nll"] > 0 and g[side]["general_answers"]["n"] == 2
+    assert any("Answering a general example" in e.get("message", "") for e in events)
+    roles, why = gate.decide_roles(g["before"], g["after"], g["margin"], g["answer_margin"])
+    assert night["roles"] == roles and night["reason"] == why and night["kept"] is bool(roles)
+    adapter = nightly.adapter_of(result.night)
+    assert nightly.active_roles_for(smollm2_path) == {
+        role: adapter if role in roles else None for role in ("planner", "summarizer")}
+
+    # whatever the gate chose, the app runs each role's adapter: here the planner's alone
+    nightly.rollback(None, smollm2_path)
+    nightly.activate(adapter, smollm2_path, roles=["planner"])
+    assistant = Assistant(ConversationStore(db), settings, llm_factory=llm_from_settings)
+    try:
+        llm = assistant.llm()
+        assert llm.lora_path is None  # answers: the base model
+        assert llm.for_role("planner").adapter == adapter
+    finally:
+        assistant.close()
+
+
+def test_the_gates_answer_likelihood_prefers_an_answer_from_the_results(smollm2_path):
+    """answer_nll on the real model: an answer that repeats what the expert found is more
+    likely than one that has nothing to do with it."""
+    from agent import summarizer
+    from agent.llama_cpp_llm import LlamaCppLLM
+
+    tasks = [{"id": 0, "task": "speech-to-text", "args": {"audio": "memo.wav"}, "status": "done",
+              "output": {"text": "Bring the red folder to the meeting on Friday.",
+                         "language": "en"}, "error": None}]
+    request = summarizer.user_turn("What does memo.wav say?", tasks)
+    right = {"request": request, "with_results": True,
+             "answer": "It says to bring the red folder to the meeting on Friday (speech-to-text)."}
+    wrong = {**right, "answer": "Penguins cannot fly, but they swim very well in cold water."}
+    llm = LlamaCppLLM(smollm2_path, n_ctx=2048)
+    try:
+        assert 0 < gate.answer_nll(llm, [right]) < gate.answer_nll(llm, [wrong])
+    finally:
+        llm.close()

@@ -107,6 +107,41 @@ def test_general_sample_is_fixed_and_spread_over_scenarios():
     a, b = gate.general_records(9), gate.general_records(9)
     assert [r["id"] for r in a] == [r["id"] for r in b]
     assert len({r["scenario"] for r in a}) >= 3
+    answers = gate.general_answer_records(10)
+    assert [r["id"] for r in answers] == [r["id"] for r in gate.general_answer_records(10)]
+    assert len({r["scenario"] for r in answers}) == 5 and all(r["facts"] for r in answers)
+
+
+def _both(user, general, user_nll, answers_nll, general_answers):
+    return {**_scores(user, general, nll=user_nll), "user_answers": {"nll": answers_nll},
+            "general_answers": {"score": general_answers}}
+
+
+def test_each_role_takes_the_adapter_only_on_evidence_for_that_role():
+    before = _both(0.5, 0.6, 0.30, 0.50, 0.40)
+    roles, why = gate.decide_roles(before, _both(0.7, 0.6, 0.30, 0.40, 0.41))
+    assert roles == ["planner", "summarizer"] and why.startswith("Kept for planning and answering")
+    # plans better, answers no more likely: the summarizer keeps what it had
+    roles, why = gate.decide_roles(before, _both(0.7, 0.6, 0.30, 0.499, 0.41))
+    assert roles == ["planner"] and "no more likely" in why
+    # answers more likely but general answers damaged beyond the margin
+    roles, why = gate.decide_roles(before, _both(0.7, 0.6, 0.30, 0.40, 0.30))
+    assert roles == ["planner"] and "general answers worse" in why
+    # answers better, plans not
+    roles, why = gate.decide_roles(before, _both(0.4, 0.6, 0.30, 0.40, 0.40))
+    assert roles == ["summarizer"] and why.startswith("Kept for answering")
+    roles, why = gate.decide_roles(before, _both(0.4, 0.6, 0.30, 0.60, 0.40))
+    assert roles == [] and why.startswith("Rejected")
+
+
+def test_a_night_of_plans_alone_moves_the_planner_and_reads_as_it_always_has():
+    roles, why = gate.decide_roles(_scores(0.5, 0.6), _scores(0.7, 0.6))
+    assert roles == ["planner"] and why == gate.decide(_scores(0.5, 0.6), _scores(0.7, 0.6))[1]
+    # answer labels only: nothing to check the planner on
+    only = {"user_answers": {"nll": 0.5}, "general_answers": {"score": 0.4}}
+    roles, why = gate.decide_roles(only, {"user_answers": {"nll": 0.4},
+                                          "general_answers": {"score": 0.4}})
+    assert roles == ["summarizer"] and "no plans of yours" in why
 
 
 # --- the schedule ----------------------------------------------------------------------------
@@ -223,6 +258,36 @@ def test_pause_stops_the_night_and_its_children_and_cancel_ends_it(tmp_path):
 
 
 # --- rollback's refusals -----------------------------------------------------------------------
+
+def test_roles_take_an_adapter_each_and_a_rollback_sets_them_all(tmp_path, smollm2_path):
+    from tests.learning.helpers import random_adapter
+
+    first = random_adapter(smollm2_path, nightly.adapter_of("20260101-000000-000000"))
+    second = random_adapter(smollm2_path, nightly.adapter_of("20260102-000000-000000"), seed=1)
+    nightly.activate(first, smollm2_path)
+    assert nightly.active_roles_for(smollm2_path) == {"planner": first, "summarizer": first}
+    nightly.activate(second, smollm2_path, roles=["planner"])
+    assert nightly.active_roles_for(smollm2_path) == {"planner": second, "summarizer": first}
+    assert nightly.active_adapter_for(smollm2_path) == second  # the next night builds on it
+    nightly.rollback(None, smollm2_path)
+    assert nightly.active_roles() == {"planner": None, "summarizer": None}
+    assert nightly.active_adapter() is None
+    # another model's active adapters are not this one's
+    nightly.activate(first, smollm2_path)
+    assert nightly.active_roles_for(tmp_path / "other.gguf") == {"planner": None,
+                                                                 "summarizer": None}
+
+
+def test_an_active_file_from_before_roles_gives_every_role_its_adapter(smollm2_path):
+    from tests.learning.helpers import random_adapter
+
+    adapter = random_adapter(smollm2_path, nightly.adapter_of("20261201-031000-000000"))
+    (nightly.learning_dir() / "active.json").write_text(json.dumps(
+        {"adapter": str(adapter), "base_model": str(smollm2_path), "since": "2026-12-01"}))
+    assert nightly.active_roles_for(smollm2_path) == {"planner": adapter, "summarizer": adapter}
+    adapter.unlink()  # removed since: the base model for both
+    assert nightly.active_roles_for(smollm2_path) == {"planner": None, "summarizer": None}
+
 
 def test_rollback_to_a_missing_or_damaged_adapter_keeps_the_active_one(tmp_path, smollm2_path):
     nightly.activate(None, smollm2_path)
