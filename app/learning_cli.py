@@ -35,15 +35,32 @@ def _base_model():
 
 def _line(night: dict) -> str:
     # the window's own wording of a night (app/learning_window.py), one line per night
-    from app.learning_window import before_after, outcome
+    from app.learning_window import answers_before_after, before_after, has_set, outcome
 
-    scores = ""
-    if night.get("gate"):
-        scores = (f"  yours {before_after(night, 'user')}"
-                  f"  general {before_after(night, 'general')}")
+    scores = "".join(
+        f"  {name} {show(night, split)}"
+        for split, name, show in (("user", "yours", before_after),
+                                  ("general", "general", before_after),
+                                  ("user_answers", "your answers (nats/token)",
+                                   answers_before_after),
+                                  ("general_answers", "general answers", answers_before_after))
+        if has_set(night, split))
     grown = f"  (on top of {night['started_from']})" if night.get("started_from") else ""
-    return (f"{night['night']}  {night.get('model') or '-':<20} {outcome(night):<9} "
+    return (f"{night['night']}  {night.get('model') or '-':<20} {outcome(night):<18} "
             f"{night.get('n_examples', 0):>4} examples{scores}{grown}")
+
+
+def _active_line(nightly) -> str:
+    """'Active: <night>' when every role uses the same adapter (or none), else per role:
+    'Active: planning <night>, answers the base model'."""
+    def name(adapter) -> str:
+        return adapter.stem if adapter else "the base model"
+
+    roles = nightly.active_roles()
+    planner, summarizer = roles["planner"], roles["summarizer"]
+    if planner == summarizer:
+        return f"Active: {name(planner)}"
+    return f"Active: planning {name(planner)}, answers {name(summarizer)}"
 
 
 def run(args) -> int:
@@ -92,8 +109,7 @@ def run(args) -> int:
             print("No nights yet.")
         for night in nights:
             print(_line(night))
-        active = nightly.active_adapter()
-        print(f"Active: {active.stem if active else 'the base model'}")
+        print(_active_line(nightly))
         return 0
     try:
         if args.learn_command == "rollback":

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QDialog, QHBoxLayout, QHeaderV
 
 from app.background import run_in_background
 from app.table_model import RecordsTableModel
+from sync.labels import ROLES
 
 COLUMNS = ("Night", "Model", "Status", "Examples", "Your plans", "General", "Result")
 USER_COLOUR, GENERAL_COLOUR = QColor("#1f5fa8"), QColor("#c0631a")
@@ -49,6 +50,11 @@ METRIC_NAMES = (("node_f1", "node F1"), ("arg_value_f1", "argument F1"), ("edge_
                 ("validity", "valid"))
 
 
+ANSWER_METRIC_NAMES = (("fact_recall", "facts"), ("cite_f1", "citations"),
+                       ("failures_told", "failures told"),
+                       ("invented_numbers", "invented numbers"))
+
+
 def metrics_text(record: dict) -> str:
     lines = []
     for split, name in (("user", "Your plans"), ("general", "General")):
@@ -59,25 +65,76 @@ def metrics_text(record: dict) -> str:
                                   if m.get(key) is not None)
                 lines.append(f"{name} {when}: score {_f(score(record, when, split))} "
                              f"({parts}; {m.get('n', '?')} examples)")
+    for when in ("before", "after"):
+        m = metrics(record, when, "user_answers")
+        if m:
+            lines.append(f"Your answers {when}: {_f(m.get('nll'), 3)} nats a token "
+                         f"({m.get('n', '?')} examples; lower is better)")
+    for when in ("before", "after"):
+        m = metrics(record, when, "general_answers")
+        if m:
+            parts = ", ".join(f"{label} {m[key]:.2f}" for key, label in ANSWER_METRIC_NAMES
+                              if m.get(key) is not None)
+            lines.append(f"General answers {when}: score {_f(m.get('score'))} "
+                         f"({parts}; {m.get('n', '?')} examples)")
     return "\n".join(lines)
 
 
-def _f(value: float | None) -> str:
-    return "–" if value is None else f"{value:.2f}"
+def _f(value: float | None, digits: int = 2) -> str:
+    return "–" if value is None else f"{value:.{digits}f}"
+
+
+def has_set(record: dict, split: str) -> bool:
+    """Whether the gate scored the night on this set ("user", "general", "user_answers",
+    "general_answers")."""
+    return bool(metrics(record, "before", split) or metrics(record, "after", split))
 
 
 def before_after(record: dict, split: str) -> str:
-    if not record.get("gate"):
+    """'0.62 → 0.71': a plan set's score before and after the night ('' when not scored)."""
+    if not has_set(record, split):
         return ""
     return f"{_f(score(record, 'before', split))} → {_f(score(record, 'after', split))}"
 
 
+def answers_before_after(record: dict, split: str) -> str:
+    """The answer sets': 'user_answers' in nats a token (3 digits, lower is better),
+    'general_answers' as its score ('' when not scored)."""
+    if not has_set(record, split):
+        return ""
+    key, digits = ("nll", 3) if split == "user_answers" else ("score", 2)
+    return " → ".join(_f(metrics(record, when, split).get(key), digits)
+                      for when in ("before", "after"))
+
+
+def roles_of(record: dict) -> list[str]:
+    """The agent roles ("planner", "summarizer") that took the night's adapter; a kept night
+    recorded before adapters were chosen per role served them all."""
+    if record.get("status") != "done":
+        return []
+    gate = record.get("gate") or {}
+    roles = record.get("roles") or gate.get("roles") or []
+    if not roles and (record.get("kept") or gate.get("decision") == "kept"):
+        return list(ROLES)
+    return [role for role in ROLES if role in roles]
+
+
+def is_kept(record: dict) -> bool:
+    """Some role took the night's adapter: "kept", "kept for planning", "kept for answering"."""
+    return bool(roles_of(record))
+
+
+KEPT_FOR = {("planner",): "kept for planning", ("summarizer",): "kept for answering"}
+
+
 def outcome(record: dict) -> str:
-    """kept | rejected | skipped | failed | cancelled | …: what became of the night."""
+    """kept | kept for planning | kept for answering | rejected | skipped | failed |
+    cancelled | …: what became of the night."""
     gate = record.get("gate") or {}
     if record.get("status") == "done":
-        if record.get("kept") or gate.get("decision") == "kept":
-            return "kept"
+        roles = roles_of(record)
+        if roles:
+            return KEPT_FOR.get(tuple(roles), "kept")
         return "rejected" if gate else "not evaluated"
     return {"memory": "failed (memory cap)", "killed": "stopped"}.get(record.get("status"),
                                                                         record.get("status", "?"))
@@ -89,8 +146,20 @@ def why(record: dict) -> str:
 
 
 def scores_text(record: dict) -> str:
-    return (f"your plans {before_after(record, 'user')}, "
-            f"general {before_after(record, 'general')}")
+    """'your plans 0.45 → 0.54, general 0.46 → 0.48; your answers 0.412 → 0.371 nats a token
+    (lower is better), general answers 0.30 → 0.33': the sets the gate scored."""
+    plans = [f"{name} {before_after(record, split)}"
+             for split, name in (("user", "your plans"), ("general", "general"))
+             if has_set(record, split)]
+    answers = []
+    if has_set(record, "user_answers"):
+        answers.append(f"your answers {answers_before_after(record, 'user_answers')} nats a "
+                       "token (lower is better)")
+    if has_set(record, "general_answers"):
+        answers.append(f"general answers {answers_before_after(record, 'general_answers')}")
+    if not plans and not answers:  # nothing scored: say so in the old words
+        return "your plans – → –, general – → –"
+    return "; ".join(", ".join(part) for part in (plans, answers) if part)
 
 
 def describe_night(record: dict) -> str:
@@ -113,7 +182,7 @@ def _without_head(text: str, word: str) -> str:
 def _gate_reason(record: dict) -> str:
     """The gate's reason without its own "Kept: " / "Rejected: " head."""
     text = why(record)
-    for head in ("Kept: ", "Rejected: "):
+    for head in ("Kept: ", "Rejected: ", "Rejected. "):
         if text.startswith(head):
             return text[len(head):]
     return text
@@ -128,7 +197,13 @@ def result_text(event: dict) -> str:
         return f"The night failed: {event.get('message', 'no reason given')}"
     record = event.get("night") or {}
     result = outcome(record)
-    if result == "kept":
+    if result == "kept for planning":
+        return (f"Kept for planning: {scores_text(record)}. Hearth now plans with this night's "
+                "adapter; answers stay as they were.")
+    if result == "kept for answering":
+        return (f"Kept for answering: {scores_text(record)}. Hearth now answers with this "
+                "night's adapter; planning stays as it was.")
+    if is_kept(record):
         return f"Kept: {scores_text(record)}. Hearth now uses this night's adapter."
     if result == "rejected":
         reason = _gate_reason(record) or f"not better ({scores_text(record)})."
@@ -147,6 +222,17 @@ def same_file(a: str | Path | None, b: str | Path | None) -> bool:
         return str(a) == str(b)
 
 
+def active_marker(record: dict, roles: dict[str, Path | None]) -> str:
+    """' · active' when every role uses the night's adapter, ' · active for planning' /
+    ' · active for answers' when one does, '' when none does."""
+    using = [role for role in ROLES if same_file(record.get("adapter"), roles.get(role))]
+    if not using:
+        return ""
+    if len(using) == len(ROLES):
+        return " · active"
+    return " · active for planning" if using == ["planner"] else " · active for answers"
+
+
 # ----- the table
 class NightsTableModel(RecordsTableModel):
     columns = COLUMNS
@@ -154,13 +240,15 @@ class NightsTableModel(RecordsTableModel):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.active: Path | None = None
+        self.active: Path | None = None  # the newest adapter any role uses
+        self.roles: dict[str, Path | None] = dict.fromkeys(ROLES)  # each role's adapter
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
         if not index.isValid():
             return None
         r = self.rows[index.row()]
-        is_active = same_file(r.get("adapter"), self.active)
+        marker = active_marker(r, self.roles)
+        is_active = bool(marker)
         if role == Qt.ItemDataRole.ToolTipRole:
             return "\n".join(t for t in (why(r), metrics_text(r)) if t) or None
         if role == Qt.ItemDataRole.FontRole and is_active:
@@ -169,7 +257,7 @@ class NightsTableModel(RecordsTableModel):
             return font
         if role != Qt.ItemDataRole.DisplayRole:
             return None
-        result = outcome(r) + (" · active" if is_active else "")
+        result = outcome(r) + marker
         if why(r) and not r.get("gate"):  # a gated night's reason is its scores (tooltip)
             result += f" — {_without_head(why(r), outcome(r))}"
         return [night_time(r.get("night", "")), r.get("model") or "", r.get("status", ""),
@@ -198,6 +286,17 @@ class ScoresChart(QWidget):
         return [(i, v) for i, r in enumerate(self.nights)
                 if (v := score(r, "after", split)) is not None]
 
+    def _area(self) -> QRectF:
+        return QRectF(48, 28, max(10, self.width() - 64), max(10, self.height() - 62))
+
+    def position(self, i: int, v: float) -> QPointF:
+        """Where the i-th evaluated night's score v is drawn."""
+        area = self._area()
+        low, high = self._range()
+        x = area.left() + (area.width() * (i + 0.5) / max(1, len(self.nights)))
+        y = area.bottom() - (v - low) / (high - low) * area.height()
+        return QPointF(x, y)
+
     def _range(self) -> tuple[float, float]:
         values = [v for r in self.nights for when in ("before", "after")
                   for split in ("user", "general") if (v := score(r, when, split)) is not None]
@@ -211,7 +310,7 @@ class ScoresChart(QWidget):
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
         p.fillRect(self.rect(), QColor("white"))
-        area = QRectF(48, 28, max(10, self.width() - 64), max(10, self.height() - 62))
+        area = self._area()
         p.setPen(QColor("#333333"))
         p.drawText(QRectF(8, 4, self.width() - 16, 20), Qt.AlignmentFlag.AlignLeft,
                    "Plan score after each night (mean of node F1 and argument F1)")
@@ -223,11 +322,7 @@ class ScoresChart(QWidget):
             return
         low, high = self._range()
         n = len(self.nights)
-
-        def at(i: int, v: float) -> QPointF:
-            x = area.left() + (area.width() * (i + 0.5) / n)
-            y = area.bottom() - (v - low) / (high - low) * area.height()
-            return QPointF(x, y)
+        at = self.position
 
         p.setPen(QPen(QColor("#dddddd")))
         steps = round((high - low) * 10)
@@ -255,7 +350,8 @@ class ScoresChart(QWidget):
             for (i, a), (j, b) in zip(pts, pts[1:]):
                 p.drawLine(at(i, a), at(j, b))
             for i, v in pts:
-                kept = outcome(self.nights[i]) == "kept"
+                # plan scores: filled when the planner took the night's adapter
+                kept = "planner" in roles_of(self.nights[i])
                 p.setBrush(QBrush(colour) if kept else QBrush(QColor("white")))
                 p.drawEllipse(at(i, v), 4.5, 4.5)
         p.end()
@@ -291,7 +387,7 @@ class LearningWindow(QDialog):
         self.base_model = base_model or _registry_path
         self.history: list[dict] = []
         self._switching = False
-        self.setWindowTitle("Learning — what Hearth learnt from your plans")
+        self.setWindowTitle("Learning — what Hearth learnt from your plans and answers")
         self.setObjectName("learningWindow")
         self.resize(900, 620)
         layout = QVBoxLayout(self)
@@ -356,33 +452,61 @@ class LearningWindow(QDialog):
         try:
             self.history = nightly.history()
             active = nightly.active_adapter()
+            roles = nightly.active_roles()
         except (OSError, ValueError) as exc:  # a damaged history.jsonl: say so, keep the window
-            self.history, active = [], None
+            self.history, active, roles = [], None, dict.fromkeys(ROLES)
             self._say(f"The learning history could not be read: {exc}", error=True)
         chosen = (self.selected() or {}).get("night")
         self.model.active = active
+        self.model.roles = roles
         self.model.set_rows(list(reversed(self.history)))  # newest first
         for row, record in enumerate(self.model.rows):  # the selection survives a refresh
             if chosen and record.get("night") == chosen:
                 self.table.selectRow(row)
         self.chart.set_history(self.history)
-        self.active_label.setText("<b>Now using:</b> " + self.active_text(active))
+        self.active_label.setText("<b>Now using:</b> " + self.now_using_text())
         self._update_buttons()
+
+    def now_using_text(self, roles: dict[str, Path | None] | None = None) -> str:
+        """One adapter (or the base model) for every role: that night in full; otherwise
+        'Planning: night …'s adapter · Answers: the base model'."""
+        roles = self.model.roles if roles is None else roles
+        planner, summarizer = roles.get("planner"), roles.get("summarizer")
+        if planner == summarizer or same_file(planner, summarizer):
+            return self.active_text(planner)
+        return (f"Planning: {self.adapter_text(planner, 'plans')} · "
+                f"Answers: {self.adapter_text(summarizer, 'answers')}")
+
+    def _record_of(self, adapter: Path | str) -> dict | None:
+        return next((r for r in reversed(self.history) if same_file(r.get("adapter"), adapter)),
+                    None)
+
+    def _unusable(self, record: dict, adapter: Path | str, verb: str) -> str:
+        """Why the app runs the base model despite this adapter ('' when it runs it)."""
+        model = record.get("model")
+        if model and model != self.current_model():
+            return f" (trained for {model}; with {self.current_model()} the base model {verb})"
+        if not Path(adapter).is_file():
+            return f" (its file is gone: the base model {verb})"
+        return ""
 
     def active_text(self, active: Path | None) -> str:
         if active is None:
             return "Base model (no adapter)"
-        for record in reversed(self.history):
-            if same_file(record.get("adapter"), active):
-                text = describe_night(record)
-                model = record.get("model")
-                if model and model != self.current_model():
-                    text += (f" (trained for {model}; with {self.current_model()} the base "
-                             "model answers)")
-                elif not Path(active).is_file():
-                    text += " (its file is gone: the base model answers)"
-                return text
-        return f"Adapter {Path(active).name} (not in the learning history)"
+        record = self._record_of(active)
+        if record is None:
+            return f"Adapter {Path(active).name} (not in the learning history)"
+        return describe_night(record) + self._unusable(record, active, "answers")
+
+    def adapter_text(self, adapter: Path | None, verb: str = "answers") -> str:
+        """A role's adapter in a few words: "night 2026-12-01 03:10's adapter"."""
+        if adapter is None:
+            return "the base model"
+        record = self._record_of(adapter)
+        if record is None:
+            return f"adapter {Path(adapter).name} (not in the learning history)"
+        return (f"night {night_time(record.get('night', ''))}'s adapter"
+                + self._unusable(record, adapter, verb))
 
     def selected(self) -> dict | None:
         rows = self.table.selectionModel().selectedRows()
@@ -392,7 +516,8 @@ class LearningWindow(QDialog):
         record = self.selected()
         idle = not self._switching
         self.use_button.setEnabled(idle and bool(record and record.get("adapter")))
-        self.base_button.setEnabled(idle and self.model.active is not None)
+        self.base_button.setEnabled(idle and (self.model.active is not None
+                                              or any(self.model.roles.values())))
         self.use_button.setToolTip("" if record is None or record.get("adapter") else
                                    "This night has no adapter (it did not train).")
 
@@ -426,7 +551,7 @@ class LearningWindow(QDialog):
             self._switching = False
             self.refresh()
             self._say(f"Could not switch to {what}: {exc} Still using: "
-                      f"{self.active_text(self.model.active)}", error=True)
+                      f"{self.now_using_text()}", error=True)
 
         run_in_background(self, work, done, failed)
 

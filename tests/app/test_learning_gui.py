@@ -17,6 +17,7 @@ from memory.settings import load_settings
 from sync.learning import nightly
 from sync.learning.process import NightProcess
 from tests.fakes import scripted
+from app.learning_window import night_time
 from tests.learning.helpers import random_adapter
 
 pytestmark = pytest.mark.gui
@@ -123,6 +124,176 @@ def two_adapters(smollm2_path):
                    night_record(newer, adapter=nightly.adapter_of(newer), user=(0.62, 0.71))])
     nightly.activate(nightly.adapter_of(newer), smollm2_path)
     return older, newer
+
+
+# ----- adapters per agent role: the planner's and the summarizer's
+def role_record(night: str, roles: list[str], *, adapter=None, user=(0.45, 0.54),
+                general=(0.30, 0.32), answers=(0.412, 0.371), general_answers=(0.30, 0.33),
+                plans=True) -> dict:
+    """A night the gate checked on plans (unless `plans` is False) and on answers, kept for
+    `roles` (none: rejected), with the reason decide_roles writes."""
+    record = night_record(night, kept=bool(roles), adapter=adapter, user=user, general=general)
+    gate = record["gate"]
+    if not plans:
+        for side in ("before", "after"):
+            gate[side].clear()
+    for i, side in enumerate(("before", "after")):
+        gate[side]["user_answers"] = {"n": 5, "nll": answers[i], "seconds": 3.0}
+        gate[side]["general_answers"] = {
+            "fact_recall": general_answers[i] + 0.05, "cite_f1": general_answers[i] - 0.1,
+            "failures_told": 1.0, "invented_numbers": 0.0, "n": 16,
+            "score": general_answers[i], "seconds": 40.0}
+    what = {("planner", "summarizer"): "Kept for planning and answering",
+            ("planner",): "Kept for planning", ("summarizer",): "Kept for answering",
+            (): "Rejected"}[tuple(roles)]
+    planning = (f"your held-out examples {user[0]:.2f} → {user[1]:.2f}; general planning "
+                f"{general[0]:.2f} → {general[1]:.2f}" if plans else
+                "no plans of yours held out to check it on")
+    gate.update(roles=roles, decision="kept" if roles else "rejected",
+                reason=f"{what}. Planning: {planning}. Answers: your held-out answers more likely "
+                       f"({answers[0]:.3f} → {answers[1]:.3f} nats a token); general answers "
+                       f"{general_answers[0]:.2f} → {general_answers[1]:.2f}.")
+    record.update(roles=roles, reason=gate["reason"])
+    return record
+
+
+def test_a_night_says_which_roles_took_its_adapter():
+    from app.learning_window import describe_night, is_kept, outcome, result_text, scores_text
+
+    both = role_record("20261201-031000-000000", ["planner", "summarizer"])
+    planning = role_record("20261201-031000-000000", ["planner"])
+    answering = role_record("20261201-031000-000000", ["summarizer"])
+    rejected = role_record("20261201-031000-000000", [])
+    old_kept = night_record("20261201-031000-000000")  # before roles: served both
+    assert "roles" not in old_kept
+    assert [outcome(r) for r in (both, planning, answering, rejected, old_kept)] == [
+        "kept", "kept for planning", "kept for answering", "rejected", "kept"]
+    assert [is_kept(r) for r in (both, planning, answering, rejected, old_kept)] == [
+        True, True, True, False, True]
+    assert outcome({**rejected, "status": "skipped"}) == "skipped"
+
+    scores = ("your plans 0.45 → 0.54, general 0.30 → 0.32; your answers 0.412 → 0.371 nats "
+              "a token (lower is better), general answers 0.30 → 0.33")
+    assert scores_text(planning) == scores
+    assert scores_text(old_kept) == "your plans 0.62 → 0.71, general 0.55 → 0.56"
+    answers_only = role_record("20261201-031000-000000", ["summarizer"], plans=False)
+    assert scores_text(answers_only) == ("your answers 0.412 → 0.371 nats a token (lower is "
+                                         "better), general answers 0.30 → 0.33")
+    assert "kept for answering: your answers 0.412" in describe_night(answers_only)
+
+    def finished(record):
+        return result_text({"event": "done", "night": record})
+
+    assert finished(both) == f"Kept: {scores}. Hearth now uses this night's adapter."
+    assert finished(old_kept) == ("Kept: your plans 0.62 → 0.71, general 0.55 → 0.56. "
+                                  "Hearth now uses this night's adapter.")
+    assert finished(planning) == (f"Kept for planning: {scores}. Hearth now plans with this "
+                                  "night's adapter; answers stay as they were.")
+    assert finished(answering) == (f"Kept for answering: {scores}. Hearth now answers with "
+                                   "this night's adapter; planning stays as it was.")
+    assert finished(rejected) == ("Rejected: Planning: your held-out examples 0.45 → 0.54; "
+                                  "general planning 0.30 → 0.32. Answers: your held-out answers "
+                                  "more likely (0.412 → 0.371 nats a token); general answers "
+                                  "0.30 → 0.33. The active adapter is unchanged.")
+
+
+@pytest.fixture
+def role_adapters(smollm2_path):
+    """Real adapters of three nights: the oldest kept for planning only, the next kept for
+    both roles, the newest rejected; nothing active yet."""
+    planning, both, rejected = ("20261128-031000-000000", "20261129-031000-000000",
+                                "20261130-031000-000000")
+    for night in (planning, both, rejected):
+        out = nightly.adapter_of(night)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        random_adapter(smollm2_path, out)
+    write_history([
+        role_record(planning, ["planner"], adapter=nightly.adapter_of(planning),
+                    user=(0.45, 0.54), general=(0.30, 0.32)),
+        role_record(both, ["planner", "summarizer"], adapter=nightly.adapter_of(both),
+                    user=(0.54, 0.70), general=(0.32, 0.34)),
+        role_record(rejected, [], adapter=nightly.adapter_of(rejected),
+                    user=(0.70, 0.62), general=(0.34, 0.26)),
+    ])
+    return planning, both, rejected
+
+
+def result_column(learning) -> dict[str, str]:
+    return {r["night"]: learning.model.index(i, 6).data()
+            for i, r in enumerate(learning.model.rows)}
+
+
+def test_the_window_shows_which_role_uses_which_adapter(qtbot, open_window, role_adapters,
+                                                        smollm2_path):
+    planning, both, rejected = role_adapters
+    learning = smollm2_window(open_window).open_learning()
+    assert result_column(learning) == {planning: "kept for planning", both: "kept",
+                                       rejected: "rejected"}
+    tooltip = learning.model.index(2, 6).data(Qt.ItemDataRole.ToolTipRole)
+    assert tooltip.startswith("Kept for planning. Planning: your held-out examples 0.45 → 0.54")
+    assert "Your answers after: 0.371 nats a token (5 examples; lower is better)" in tooltip
+    assert "General answers after: score 0.33 (facts 0.38, citations 0.23" in tooltip
+
+    # night 1 kept for planning: the planner uses it, answers the base model
+    nightly.activate(nightly.adapter_of(planning), smollm2_path, roles=["planner"])
+    learning.refresh()
+    assert learning.active_label.text() == (
+        f"<b>Now using:</b> Planning: night {night_time(planning)}'s adapter · "
+        "Answers: the base model")
+    assert result_column(learning)[planning] == "kept for planning · active for planning"
+    assert learning.base_button.isEnabled()
+
+    # night 2 kept for both: as before roles, the whole night in the label
+    nightly.activate(nightly.adapter_of(both), smollm2_path)
+    learning.refresh()
+    assert learning.active_label.text().startswith(
+        f"<b>Now using:</b> Night {night_time(both)} — trained on 24 examples, kept: your plans "
+        "0.54 → 0.70")
+    assert result_column(learning) == {planning: "kept for planning", both: "kept · active",
+                                       rejected: "rejected"}
+
+    # the planner back on night 1, answers still on night 2
+    nightly.activate(nightly.adapter_of(planning), smollm2_path, roles=["planner"])
+    learning.refresh()
+    assert learning.active_label.text() == (
+        f"<b>Now using:</b> Planning: night {night_time(planning)}'s adapter · "
+        f"Answers: night {night_time(both)}'s adapter")
+    assert result_column(learning) == {
+        planning: "kept for planning · active for planning", both: "kept · active for answers",
+        rejected: "rejected"}
+    bold = learning.model.index(1, 0).data(Qt.ItemDataRole.FontRole)
+    assert bold is not None and bold.bold()
+
+    # the planner on the base model: "Use base model" still has something to switch off
+    nightly.activate(None, smollm2_path, roles=["planner"])
+    learning.refresh()
+    assert learning.active_label.text() == (
+        f"<b>Now using:</b> Planning: the base model · Answers: night {night_time(both)}'s "
+        "adapter")
+    assert learning.base_button.isEnabled()
+    qtbot.mouseClick(learning.base_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: nightly.active_roles() == {"planner": None, "summarizer": None},
+                    timeout=10_000)
+    qtbot.waitUntil(lambda: learning.active_label.text().endswith("Base model (no adapter)"),
+                    timeout=5000)
+
+
+def test_the_plot_fills_the_dot_of_a_night_the_planner_took(qtbot, open_window, role_adapters):
+    planning, both, rejected = role_adapters
+    learning = smollm2_window(open_window).open_learning()
+    chart = learning.chart
+    assert chart.points("user") == [(0, 0.54), (1, 0.70), (2, 0.62)]
+    from app.learning_window import USER_COLOUR
+
+    image = chart.grab().toImage()
+
+    def centre(i: int, v: float) -> QColor:
+        at = chart.position(i, v)
+        return image.pixelColor(round(at.x()), round(at.y()))
+
+    assert centre(0, 0.54) == USER_COLOUR  # kept for planning: filled, as a kept night
+    assert centre(1, 0.70) == USER_COLOUR  # kept
+    assert centre(2, 0.62) == QColor("white")  # rejected: hollow
 
 
 def select_night(learning, night: str) -> None:
@@ -282,7 +453,8 @@ def test_learn_now_starts_the_real_night_process_for_the_settings_model(qtbot, o
     assert window.learn_now()
     assert window.learning._process.argv[-2:] == ["--model", MODEL]
     qtbot.waitUntil(lambda: not window.learning.running, timeout=120_000)
-    assert learning.status.text().startswith("Skipped: 0 usable labelled examples (0 stored)")
+    assert learning.status.text().startswith("Skipped: 0 usable labelled plans (0 stored) and "
+                                             "0 labelled answers")
     assert "plans you correct" in learning.status.text()
     assert learning.model.rowCount() == 1 and learning.model.index(0, 2).data() == "skipped"
     assert learning.model.index(0, 1).data() == MODEL
