@@ -65,10 +65,11 @@ def llm_from_settings(settings: Settings) -> LLM:
         except (gguf_lora.AdapterError, TwinError, OSError) as exc:
             log.warning("Not using the learned adapter %s for the %s: %s", adapter, role, exc)
             roles[role] = None
+    own = roles["planner"] != roles["summarizer"]  # else one adapter (or none) for all
     return LlamaCppLLM(path, name=spec.id, n_ctx=settings.n_ctx, n_threads=settings.n_threads,
                        reinstall_hint=f"Reinstall it with: {spec.install_hint}",
                        chat_template=spec.chat_template, lora_path=roles["summarizer"],
-                       role_adapters={"planner": roles["planner"]})
+                       role_adapters={"planner": roles["planner"]} if own else None)
 
 
 def active_learning_state() -> str:

@@ -35,7 +35,8 @@ def _base_model():
 
 def _line(night: dict) -> str:
     # the window's own wording of a night (app/learning_window.py), one line per night
-    from app.learning_window import answers_before_after, before_after, has_set, outcome
+    from app.learning_window import (answers_before_after, before_after, examples_text,
+                                     has_set, outcome)
 
     scores = "".join(
         f"  {name} {show(night, split)}"
@@ -47,7 +48,7 @@ def _line(night: dict) -> str:
         if has_set(night, split))
     grown = f"  (on top of {night['started_from']})" if night.get("started_from") else ""
     return (f"{night['night']}  {night.get('model') or '-':<20} {outcome(night):<18} "
-            f"{night.get('n_examples', 0):>4} examples{scores}{grown}")
+            f"{examples_text(night):>12}{scores}{grown}")
 
 
 def _active_line(nightly) -> str:
@@ -95,8 +96,9 @@ def run(args) -> int:
             proc.cancel()
             code = proc.wait()
         if result.get("event") == "done":
-            print(_line(result["night"]))
-            print(result["night"].get("reason", ""))
+            for night in result.get("nights") or [result["night"]]:
+                print(_line(night))
+                print(night.get("reason", ""))
             return 0
         print(f"Learning failed: {result.get('message', f'exit code {code}')}", file=sys.stderr)
         return 1

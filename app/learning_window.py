@@ -167,7 +167,7 @@ def describe_night(record: dict) -> str:
     grown = (f" on top of night {night_time(record['started_from'])}"
              if record.get("started_from") else "")
     text = (f"Night {night_time(record.get('night', ''))} — trained on "
-            f"{record.get('n_examples', 0)} examples{grown}, {outcome(record)}")
+            f"{examples_text(record)}{grown}, {outcome(record)}")
     return text + (f": {scores_text(record)}" if record.get("gate") else "")
 
 
@@ -189,7 +189,25 @@ def _gate_reason(record: dict) -> str:
 
 
 def result_text(event: dict) -> str:
-    """What a finished night (its last event) means for the user."""
+    """What a finished run (its last event) means for the user: each of tonight's nights
+    (one per role that had enough labels), planning first."""
+    nights = event.get("nights") or []
+    if event.get("event") == "done" and len(nights) > 1:
+        return " ".join(f"{ROLE_NAMES.get(n.get('role'), 'Night')}: "
+                        f"{result_text({'event': 'done', 'night': n})}" for n in nights)
+    return _night_result_text(event)
+
+
+ROLE_NAMES = {"planner": "Planning", "summarizer": "Answers"}
+
+
+def examples_text(record: dict) -> str:
+    """'56 plans' / '57 answers' / '56 examples' (a night from before adapters per role)."""
+    kind = {"planner": "plans", "summarizer": "answers"}.get(record.get("role"), "examples")
+    return f"{record.get('n_examples', 0)} {kind}"
+
+
+def _night_result_text(event: dict) -> str:
     if event.get("event") == "error":
         if event.get("cancelled"):
             message = event.get("message") or "the active adapter is unchanged."
@@ -261,7 +279,7 @@ class NightsTableModel(RecordsTableModel):
         if why(r) and not r.get("gate"):  # a gated night's reason is its scores (tooltip)
             result += f" — {_without_head(why(r), outcome(r))}"
         return [night_time(r.get("night", "")), r.get("model") or "", r.get("status", ""),
-                str(r.get("n_examples", "")), before_after(r, "user"),
+                examples_text(r), before_after(r, "user"),
                 before_after(r, "general"), result][index.column()]
 
 

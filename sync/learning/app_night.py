@@ -1,11 +1,16 @@
-"""One night for the app's user: labels from the database → adapter → gate → kept or not.
+"""One night for the app's user: labels from the database → an adapter per agent role → gate
+→ kept or not. The planner's adapter learns from the plans (the cloud's and the user's
+corrections), the summarizer's from the cloud's answers; each role's night runs when it has
+enough labels, trains from the adapter that role uses now, and is checked on that role's own
+examples.
 
 `python -m sync.learning.app_night` is what "Learn now" and the nightly schedule start, in a
 process of its own at the lowest priority (the window pauses it while the chat model answers).
 It reports on stdout, one JSON object per line:
   {"event": "stage", "stage": "prepare|train|evaluate|decide", "message": ...}
   {"event": "progress", "fraction": 0.0-1.0, "message": ...}
-  {"event": "done", "night": {the history record}}        (also for a skipped night)
+  {"event": "done", "night": {the last history record}, "nights": [tonight's records]}
+                                                           (also for a skipped night)
   {"event": "error", "message": ...}                       (exit code 1)
 A night that dies or is stopped never touches the active adapter: only the gate's "kept"
 changes it, in one atomic replace. A night interrupted during training is picked up (from its
@@ -26,6 +31,7 @@ from typing import Any
 
 from sync.learning import gate, gguf_lora, nightly, train
 from sync.learning.hf_twin import TwinError
+from sync.labels import ROLES
 from sync.learning.nightly import NightResult
 
 Emit = Callable[[dict], None]
@@ -78,11 +84,6 @@ def _checked(adapter: Path | None, model_path: Path) -> Path | None:
     return adapter
 
 
-def _checked_active(model_path: Path) -> Path | None:
-    """The adapter the next night builds on (the newest any role uses), if usable."""
-    return _checked(nightly.active_adapter_for(model_path), model_path)
-
-
 def _checked_roles(model_path: Path) -> dict[str, Path | None]:
     """What each role runs now (as agent.assistant.llm_from_settings loads it)."""
     return {role: _checked(a, model_path)
@@ -100,110 +101,145 @@ def _answer_key(record: dict) -> str:
     return " ".join(record["request"].lower().split())
 
 
-ANSWER_SETS = ("user_answers", "general_answers")
+# What each role is trained on, checked on, and decided by. A role's adapter is trained on
+# that role's labels alone, from the adapter the role uses now: mixing the cloud's answers into
+# the planner's training cost one user's planning 0.09 plan score, and training the answers on
+# top of such a mixed adapter (α-UMi's global-then-local) did no better than training them
+# alone (docs/learning.md, "Per-role adapters").
+ROLE_SETS = {"planner": ("user", "general"), "summarizer": ("user_answers", "general_answers")}
+ROLE_WORDS = {"planner": ("plans", "planning"), "summarizer": ("answers", "answering")}
 MESSAGES = {"user": "Planning your example", "general": "Planning a general example",
             "user_answers": "Reading your answer", "general_answers": "Answering a general example"}
+
+
+def _labels(db) -> tuple[dict[str, tuple[list, list]], list[dict], str]:
+    """({role: (to train on, held out)}, unreadable rows, what is stored, in words)."""
+    from sync.learning import examples as ex
+    from sync.learning import source
+
+    records, unreadable = source.training_records(db)
+    answers, unreadable_answers = source.answer_records(db)
+    usable = _usable(ex.dedupe(records))
+    labels = {"planner": gate.split_held_out(usable),
+              "summarizer": gate.split_held_out(ex.dedupe(answers, key=_answer_key),
+                                                key=_answer_key)}
+    stored = (f"{len(usable)} usable labelled plans ({len(records)} stored) and "
+              f"{len(answers)} labelled answers")
+    return labels, unreadable + unreadable_answers, stored
 
 
 def run(db, settings, *, emit: Emit = print_event, config_overrides: dict | None = None,
         general_n: int = gate.GENERAL_N, general_answers_n: int = gate.GENERAL_ANSWERS_N,
         margin: float = gate.MARGIN, answer_margin: float = gate.ANSWER_MARGIN,
         min_examples: int = nightly.MIN_EXAMPLES,
-        cancel: threading.Event | None = None) -> NightResult:
+        cancel: threading.Event | None = None) -> list[NightResult]:
+    """Tonight's nights: one per role with enough labels (a night interrupted in training
+    first), each trained, gated and recorded; or one skipped night saying why none could run."""
     from agent.model_registry import get_model
-    from sync.learning import examples as ex
-    from sync.learning import source
 
     spec = get_model(settings.model)
     model_path = spec.resolve()
     emit({"event": "stage", "stage": "prepare", "message": "Reading your labelled examples…"})
+    labels, unreadable, stored = _labels(db)
+    todo: list[tuple[str, Path | None]] = []  # (role, an unfinished job of it)
     job_dir = _unfinished_app_job(model_path)
     if job_dir is not None:
         job = json.loads((job_dir / train.JOB).read_text(encoding="utf-8"))
-        result = NightResult(job["night"], "prepared", model=spec.id,
+        todo.append((job.get("role", "planner"), job_dir))
+    todo += [(role, None) for role in ROLES if role not in {r for r, _ in todo}
+             and len(labels[role][0]) >= min_examples]
+    if not todo:
+        result = NightResult(nightly._now_id(), "skipped", model=spec.id,
+                             n_examples=sum(len(t) for t, _ in labels.values()),
+                             skipped_records=unreadable)
+        held = max(1, max(len(h) for _, h in labels.values()))
+        result.reason = (
+            f"{stored}; a night needs {min_examples} of one kind to train on plus {held} held "
+            f"out to check the result. Labels come from the cloud's plans and answers (cloud "
+            f"assist with training consent) and from plans you correct. Nothing was trained.")
+        nightly.record(result)
+        return [result]
+    results = []
+    for i, (role, unfinished) in enumerate(todo):
+        results.append(_role_night(
+            role, unfinished, labels[role], spec, model_path, settings, db,
+            emit=_within(emit, i / len(todo), 1 / len(todo)), config_overrides=config_overrides,
+            general_n={"planner": general_n, "summarizer": general_answers_n}[role],
+            margin={"planner": margin, "summarizer": answer_margin}[role],
+            min_examples=min_examples, cancel=cancel))
+    return results
+
+
+def _within(emit: Emit, start: float, span: float) -> Emit:
+    """emit, with progress fractions mapped into [start, start + span] of the whole run."""
+    def scaled(event: dict) -> None:
+        if event.get("event") == "progress":
+            event = {**event, "fraction": round(start + span * event["fraction"], 3)}
+        emit(event)
+    return scaled
+
+
+def _role_night(role: str, job_dir: Path | None, labels: tuple[list, list], spec, model_path,
+                settings, db, *, emit: Emit, config_overrides, general_n: int, margin: float,
+                min_examples: int, cancel) -> NightResult:
+    from sync.learning import source
+
+    kind, doing = ROLE_WORDS[role]
+    train_records, held = labels
+    if job_dir is not None:
+        job = json.loads((job_dir / train.JOB).read_text(encoding="utf-8"))
+        result = NightResult(job["night"], "prepared", model=spec.id, role=role,
                              n_examples=len(job.get("task_examples", [])))
-        held_out, held_answers = job["held_out"], job.get("held_out_answers", [])
+        held = job.get("held_out_answers" if role == "summarizer" else "held_out", [])
         emit({"event": "stage", "stage": "prepare",
               "message": f"Resuming the night of {job['night']} from its last checkpoint."})
     else:
-        records, unreadable = source.training_records(db)
-        answers, unreadable_answers = source.answer_records(db)
-        usable = _usable(ex.dedupe(records))
-        train_records, held_out = gate.split_held_out(usable)
-        train_answers, held_answers = gate.split_held_out(
-            ex.dedupe(answers, key=_answer_key), key=_answer_key)
-        if len(train_records) + len(train_answers) < min_examples:
-            result = NightResult(nightly._now_id(), "skipped", model=spec.id,
-                                 n_examples=len(train_records) + len(train_answers),
-                                 skipped_records=unreadable + unreadable_answers)
-            held = max(1, len(held_out) + len(held_answers))
-            result.reason = (
-                f"{len(usable)} usable labelled plans ({len(records)} stored) and "
-                f"{len(answers)} labelled answers; a night needs {min_examples} to train on "
-                f"plus {held} held out to check the result. Labels come from the cloud's plans "
-                f"and answers (cloud assist with training consent) and from plans you correct. "
-                f"Nothing was trained.")
-            nightly.record(result)
-            return result
         config = night_config(settings, config_overrides)
-        # tonight builds on the adapter in use, so the nights add up (after a rollback to
-        # the base model, the next one starts fresh)
+        current = _checked_roles(model_path)[role]
+        records, answers = (train_records, []) if role == "planner" else ([], train_records)
+        # the role builds on the adapter it uses (after a rollback to the base model, the
+        # next night starts fresh)
         job_dir, result = nightly.prepare(
-            train_records, model_path, config, min_examples=min_examples,
-            start_from=_checked_active(model_path), answers=train_answers,
-            extra={"app": True, "model": spec.id, "held_out": held_out,
-                   "held_out_answers": held_answers})
-        result.model = spec.id
+            records, model_path, config, min_examples=min_examples, start_from=current,
+            answers=answers, extra={"app": True, "model": spec.id, "role": role,
+                                    "held_out": held if role == "planner" else [],
+                                    "held_out_answers": held if role == "summarizer" else []})
+        result.model, result.role = spec.id, role
         if job_dir is None:
             nightly.record(result)
             return result
     job = json.loads((job_dir / train.JOB).read_text(encoding="utf-8"))
     emit({"event": "stage", "stage": "train",
-          "message": f"Training on {result.n_examples} examples ({job['config']['rank']}-rank "
-                     f"LoRA, low priority{', building on the adapter in use' if job.get('init') else ''})…"})
+          "message": f"Training the {doing} adapter on {result.n_examples} {kind} "
+                     f"({job['config']['rank']}-rank LoRA, low priority"
+                     f"{', building on the adapter in use' if job.get('init') else ''})…"})
     report = _progress(emit, 0.05, 0.55)
     proc = nightly.run_training(job_dir, on_step=lambda s: report(
         s["step"], s["of"], f"Training step {s['step']} of {s['of']} (loss {s['loss']:.3f})"))
     result = nightly.finish(job_dir, result, proc, save=False)
+    result.role = role
     if result.status != "done":
         nightly.record(result)
         return result
 
-    # each role is checked on its own kind of example: plans for the planner, answers for
-    # the summarizer; a role with no held-out example of the user's can't take the adapter
-    sets = {}
-    if held_out:
-        sets.update(user=held_out, general=gate.general_records(general_n))
-    if held_answers:
-        sets.update(user_answers=held_answers,
-                    general_answers=gate.general_answer_records(general_answers_n))
+    mine, general_name = ROLE_SETS[role]
+    sets = {mine: held, general_name: (gate.general_records(general_n) if role == "planner"
+                                       else gate.general_answer_records(general_n))}
     emit({"event": "stage", "stage": "evaluate",
-          "message": f"Checking the new adapter on {len(held_out) + len(held_answers)} of your "
-                     f"held-out examples and {len(sets.get('general', [])) + len(sets.get('general_answers', []))} "
-                     f"general ones…"})
-    if not sets:
-        result.reason = "Nothing of yours was held out to check the adapter on; it is not used."
-        nightly.record(result)
-        return result
-    roles = _checked_roles(model_path)
-    current = {name: roles["summarizer" if name in ANSWER_SETS else "planner"] for name in sets}
-    pool = source.example_pool(db)  # the gate plans as the chat does
-    pools = {name: () if name in ANSWER_SETS else pool for name in sets}
+          "message": f"Checking the new {doing} adapter on {len(held)} of your held-out "
+                     f"{kind} and {len(sets[general_name])} general ones…"})
+    current = _checked_roles(model_path)[role]
+    pool = source.example_pool(db) if role == "planner" else ()  # the gate plans as the chat does
     cache = gate.ScoreCache(nightly.learning_dir() / "scores.json")
     scores: dict[str, dict[str, Any]] = {"before": {}, "after": {}}
-    todo: list[tuple[str, Path | None, dict[str, list]]] = []
-    for adapter in dict.fromkeys(current.values()):  # the active models' scores are kept
-        missing = {}
-        for name in (n for n in sets if current[n] == adapter):
-            cached = cache.get(cache.key(model_path, adapter, sets[name], pools[name]))
-            if cached is None:
-                missing[name] = sets[name]
-            else:
-                scores["before"][name] = cached
-        if missing:
-            todo.append(("before", adapter, missing))
-    todo.append(("after", Path(result.adapter), dict(sets)))
-    total = sum(len(r) for _, _, part in todo for r in part.values())
+    todo: dict[str, dict[str, list]] = {"before": {}, "after": dict(sets)}
+    for name, recs in sets.items():  # the active model's scores are kept between nights
+        cached = cache.get(cache.key(model_path, current, recs, pool))
+        if cached is None:
+            todo["before"][name] = recs
+        else:
+            scores["before"][name] = cached
+    total = sum(len(r) for side in todo.values() for r in side.values())
     done = 0
     report = _progress(emit, 0.6, 0.38)
 
@@ -214,12 +250,14 @@ def run(db, settings, *, emit: Emit = print_event, config_overrides: dict | None
                             f"({'new adapter' if side == 'after' else 'as now'})")
 
     try:
-        for side, adapter, part in todo:
-            measured = gate.evaluate(model_path, adapter, part,
+        for side, adapter in (("before", current), ("after", Path(result.adapter))):
+            if not todo[side]:
+                continue
+            measured = gate.evaluate(model_path, adapter, todo[side],
                                      chat_template=spec.chat_template, cancel=cancel, pool=pool,
                                      on_record=lambda name, i, n, s=side: on_record(name, i, n, s))
             for name, value in measured.items():
-                cache.put(cache.key(model_path, adapter, sets[name], pools[name]), value)
+                cache.put(cache.key(model_path, adapter, sets[name], pool), value)
                 scores[side][name] = value
     except gate.GateError as exc:
         result.status = "failed"
@@ -227,15 +265,15 @@ def run(db, settings, *, emit: Emit = print_event, config_overrides: dict | None
         nightly.record(result)
         return result
     emit({"event": "stage", "stage": "decide", "message": "Deciding…"})
-    kept, why = gate.decide_roles(scores["before"], scores["after"], margin, answer_margin)
-    result.gate = {**scores, "margin": margin, "answer_margin": answer_margin,
-                   "decision": "kept" if kept else "rejected", "roles": kept, "reason": why,
-                   "before_adapter": str(roles["planner"]) if roles["planner"] else None,
-                   "before_adapters": {r: str(a) if a else None for r, a in roles.items()}}
+    decide = gate.decide if role == "planner" else gate.decide_answers
+    kept, why = decide(scores["before"], scores["after"], margin)
+    result.gate = {**scores, "margin": margin, "decision": "kept" if kept else "rejected",
+                   "reason": why, "role": role,
+                   "before_adapter": str(current) if current else None}
     if kept:
-        nightly.activate(result.adapter, model_path, roles=kept)
+        nightly.activate(result.adapter, model_path, roles=[role])
         result.kept = True
-        result.roles = kept
+        result.roles = [role]
     result.reason = why
     nightly.record(result)
     return result
@@ -276,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         settings = load_settings(db)
         if args.model:
             settings.model = args.model
-        result = run(db, settings, config_overrides=overrides, general_n=args.general)
+        results = run(db, settings, config_overrides=overrides, general_n=args.general)
     except Cancelled:
         nightly.record(NightResult(nightly._now_id(), "cancelled", reason=(
             "Cancelled; the active adapter is unchanged. If training had started, the next "
@@ -290,9 +328,10 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         db.close()
-    result_dict = result.to_dict()
-    result_dict["wall_seconds"] = round(time.time() - started, 1)
-    print_event({"event": "done", "night": result_dict})
+    nights = [r.to_dict() for r in results]
+    nights[-1]["wall_seconds"] = round(time.time() - started, 1)
+    # "night": the last one, as a single night always read; "nights": all of tonight's
+    print_event({"event": "done", "night": nights[-1], "nights": nights})
     return 0
 
 

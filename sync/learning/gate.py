@@ -14,13 +14,11 @@ them right), and a strict "higher" could then never keep anything. The tie is br
 examples by how likely the model finds their reference plans (mean log-likelihood per token of
 the plan as trained on, under the app's own prompt): deterministic, and finer than right/wrong.
 
-A night trains one adapter on both kinds of label, plans and the cloud's answers, and each
-agent role takes it only on evidence for that role (`decide_roles`): the planner as above; the
-summarizer when the user's held-out answers become more likely (the cloud's answers carry no
-reference facts to score) and answers to the answer benchmark's general records
-(agent.answerbench, dev split) state no fewer facts beyond a margin. Without held-out answers
-of the user's, the summarizer keeps the adapter it has: a night trained on plans alone left
-answers where they were (docs/learning.md, "Per-role adapters").
+Each agent role has its own adapter, trained on its own labels (sync.learning.app_night), and
+each is checked on its own kind of example. The summarizer's adapter is kept when the user's
+held-out answers (the cloud's, which carry no reference facts to score) become more likely
+and the answers to the answer benchmark's general records (agent.answerbench, dev split)
+score no lower beyond a margin (`decide_answers`).
 """
 
 from __future__ import annotations
@@ -257,38 +255,20 @@ def decide(before: dict, after: dict, margin: float = MARGIN) -> tuple[bool, str
 
 def decide_answers(before: dict, after: dict,
                    margin: float = ANSWER_MARGIN) -> tuple[bool, str]:
-    """(kept for the summarizer, why) from {"user_answers", "general_answers"} scores."""
-    if "user_answers" not in after or after["user_answers"].get("nll") is None:
-        return False, "no answers of yours held out to check it on, so answers stay as they were"
+    """(kept, why) for the summarizer's adapter from {"user_answers", "general_answers"}."""
     nb, na = before["user_answers"]["nll"], after["user_answers"]["nll"]
+    if nb is None or na is None:
+        return False, "Rejected: none of your held-out answers could be read."
     if na >= nb - NLL_EPS:
-        return False, (f"your held-out answers no more likely ({nb:.3f} → {na:.3f} nats a "
-                       f"token)")
+        return False, (f"Rejected: your held-out answers are no more likely ({nb:.3f} → "
+                       f"{na:.3f} nats a token).")
     gb, ga = before["general_answers"]["score"], after["general_answers"]["score"]
     if ga < gb - margin:
-        return False, (f"your answers more likely ({nb:.3f} → {na:.3f}) but general answers "
-                       f"worse ({gb:.2f} → {ga:.2f}, more than the {margin:.2f} allowed)")
-    return True, (f"your held-out answers more likely ({nb:.3f} → {na:.3f} nats a token); "
-                  f"general answers {gb:.2f} → {ga:.2f}")
-
-
-def decide_roles(before: dict, after: dict, margin: float = MARGIN,
-                 answer_margin: float = ANSWER_MARGIN) -> tuple[list[str], str]:
-    """(the roles that take the night's adapter, why): the planner on the plan scores
-    (`decide`), the summarizer on the answer scores (`decide_answers`)."""
-    if "user" in after:
-        plans, plans_why = decide(before, after, margin)
-    else:
-        plans, plans_why = False, "Rejected: no plans of yours held out to check it on."
-    answers, answers_why = decide_answers(before, after, answer_margin)
-    roles = [r for r, kept in (("planner", plans), ("summarizer", answers)) if kept]
-    if not ({"user_answers", "general_answers"} & set(after)):
-        return roles, plans_why  # a night of plans only: as it has always read
-    planning = plans_why.removeprefix("Kept: ").removeprefix("Rejected: ").rstrip(".")
-    what = {("planner", "summarizer"): "Kept for planning and answering",
-            ("planner",): "Kept for planning", ("summarizer",): "Kept for answering",
-            (): "Rejected"}[tuple(roles)]
-    return roles, f"{what}. Planning: {planning}. Answers: {answers_why}."
+        return False, (f"Rejected: your held-out answers are more likely ({nb:.3f} → {na:.3f} "
+                       f"nats a token) but general answers are worse ({gb:.2f} → {ga:.2f}, "
+                       f"more than the {margin:.2f} allowed).")
+    return True, (f"Kept: your held-out answers more likely ({nb:.3f} → {na:.3f} nats a "
+                  f"token); general answers {gb:.2f} → {ga:.2f}.")
 
 
 class ScoreCache:

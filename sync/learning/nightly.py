@@ -61,6 +61,7 @@ class NightResult:
     resumed_from: int | None = None
     started_from: str | None = None  # the night whose adapter this one continued
     start_note: str | None = None  # why it started fresh although asked to continue
+    role: str = ""  # the agent role whose adapter this night trained (planner, summarizer)
     kept: bool = False  # this night's adapter became the active one (for `roles`)
     roles: list[str] = field(default_factory=list)  # the agent roles that took it
     gate: dict[str, Any] | None = None  # sync.learning.gate: scores before/after, decision
@@ -120,7 +121,9 @@ def prepare(records: Sequence[dict], model_path: Path | str, config: train.Train
         llm.close()
     t1 = time.perf_counter()
     seen_path = learning_dir() / "seen.jsonl"
-    chosen = ex.mix(built.examples, general_examples, ex.read_examples(seen_path),
+    kinds = {e.kind for e in built.examples}  # a role's adapter replays that role's examples
+    replay = [e for e in ex.read_examples(seen_path) if e.kind in kinds]
+    chosen = ex.mix(built.examples, general_examples, replay,
                     general_ratio=len(general_examples) / len(built.examples),
                     replay_ratio=replay_ratio, seed=config.seed)
     tokenizer = ex.ChatTokenizer(model_path)
@@ -309,7 +312,7 @@ def _roles_of(data: dict) -> dict[str, Path | None]:
 
 
 def active_adapter() -> Path | None:
-    """The newest adapter in use by any role: what the next night builds on."""
+    """The planner's adapter (active.json's one adapter from before adapters per role)."""
     adapter = _active().get("adapter")
     return Path(adapter) if adapter else None
 
@@ -324,7 +327,7 @@ def _for_model(data: dict, model_path: Path | str) -> bool:
 
 
 def active_adapter_for(model_path: Path | str) -> Path | None:
-    """The active adapter if it was trained on this model file (after a switch to another
+    """The planner's adapter if it was trained on this model file (after a switch to another
     model it stays on record, unused) and is still on disk."""
     try:
         data = _active()
@@ -361,9 +364,17 @@ def lora_state_of(adapter: Path) -> Path:
     return adapter.with_name(adapter.name.removesuffix(".gguf") + LORA_SUFFIX)
 
 
+def roles_of_night(night: str) -> list[str]:
+    """The roles a night's adapter is for: the one it trained (every role for a night from
+    before adapters per role)."""
+    record = next((r for r in reversed(history()) if r.get("night") == night), {})
+    return [record["role"]] if record.get("role") in ROLES else list(ROLES)
+
+
 def rollback(night: str | None, base_model: Path | str) -> Path | None:
-    """Make an earlier night's adapter the one every role uses (None: the base model alone).
-    Raises LearningError when that adapter is gone or damaged; the active one is kept then."""
+    """Make an earlier night's adapter the one its role uses (None: the base model for every
+    role). Raises LearningError when that adapter is gone or damaged; the active one is kept
+    then."""
     if night is None:
         activate(None, base_model)
         return None
@@ -372,7 +383,7 @@ def rollback(night: str | None, base_model: Path | str) -> Path | None:
         raise LearningError(f"Night {night} has no adapter on disk (it was not trained, or the "
                             f"file was removed); the active adapter is unchanged.")
     try:
-        activate(adapter, base_model)
+        activate(adapter, base_model, roles=roles_of_night(night))
     except (gguf_lora.AdapterError, TwinError, OSError) as exc:
         raise LearningError(f"Night {night}'s adapter can't be used: {exc} The active adapter "
                             f"is unchanged.") from exc
@@ -391,11 +402,10 @@ def activate(adapter: Path | str | None, base_model: Path | str,
         old = {}
     current = _roles_of(old) if _for_model(old, base_model) else dict.fromkeys(ROLES)
     current.update({role: Path(adapter) if adapter else None for role in roles})
-    head = adapter if adapter is not None else next(
-        (a for a in current.values() if a is not None), None)
+    planner = current["planner"]  # "adapter": what a Hearth from before roles would load
     path = learning_dir() / "active.json"
     tmp = path.with_name("active.json.tmp")
-    tmp.write_text(json.dumps({"adapter": str(head) if head else None,
+    tmp.write_text(json.dumps({"adapter": str(planner) if planner else None,
                                "roles": {r: str(a) if a else None for r, a in current.items()},
                                "base_model": str(base_model),
                                "since": datetime.now(timezone.utc).isoformat()}) + "\n",

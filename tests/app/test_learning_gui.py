@@ -87,7 +87,7 @@ def test_the_window_lists_the_nights_and_plots_their_scores(qtbot, open_window):
     table = learning.model
     assert table.rowCount() == 3
     newest = [table.index(0, c).data() for c in range(table.columnCount())]
-    assert newest[2] == "skipped" and newest[3] == "3"
+    assert newest[2] == "skipped" and newest[3] == "3 examples"
     assert newest[6].startswith("skipped — 3 usable")
     rejected = [table.index(1, c).data() for c in range(table.columnCount())]
     assert rejected[4] == "0.58 → 0.56" and rejected[5] == "0.55 → 0.40"
@@ -630,3 +630,25 @@ def test_a_night_that_grew_an_earlier_adapter_says_which():
     assert f"9 examples on top of night {night_time('20261201-031000-000000')}," in grown
     assert "on top of" not in describe_night({"night": "20261202-031000-000000", "n_examples": 9,
                                               "status": "done", "kept": True})
+
+
+def test_a_run_with_a_night_per_role_reads_planning_then_answers():
+    from app.learning_window import examples_text, result_text
+
+    plans = {"night": "20261203-031000-000000", "status": "done", "role": "planner",
+             "roles": ["planner"], "kept": True, "n_examples": 5,
+             "gate": {"before": {"user": {"score": 0.40}, "general": {"score": 0.50}},
+                      "after": {"user": {"score": 0.60}, "general": {"score": 0.49}}},
+             "reason": "Kept: your held-out examples 0.40 → 0.60; general planning 0.50 → 0.49."}
+    answers = {"night": "20261203-031500-000000", "status": "done", "role": "summarizer",
+               "roles": [], "kept": False, "n_examples": 7,
+               "gate": {"before": {"user_answers": {"nll": 0.41}, "general_answers": {"score": 0.3}},
+                        "after": {"user_answers": {"nll": 0.42}, "general_answers": {"score": 0.3}}},
+               "reason": "Rejected: your held-out answers are no more likely (0.410 → 0.420 nats "
+                         "a token)."}
+    text = result_text({"event": "done", "night": answers, "nights": [plans, answers]})
+    assert text.startswith("Planning: Kept for planning: your plans 0.40 → 0.60")
+    assert ("Answers: Rejected: your held-out answers are no more likely (0.410 → 0.420 nats a "
+            "token). The active adapter is unchanged.") in text
+    assert (examples_text(plans), examples_text(answers)) == ("5 plans", "7 answers")
+    assert examples_text({"n_examples": 3}) == "3 examples"  # a night from before roles

@@ -34,7 +34,7 @@ def test_too_few_labels_skip_the_night_with_a_reason(db, smollm2_path):
     save_settings(db, Settings(model="smollm2-135m"))
     _label(db, 2)
     events = []
-    result = app_night.run(db, Settings(model="smollm2-135m"), emit=events.append)
+    (result,) = app_night.run(db, Settings(model="smollm2-135m"), emit=events.append)
     assert result.status == "skipped" and "needs" in result.reason
     assert nightly.history()[-1]["status"] == "skipped"
     assert not (nightly.learning_dir() / "nights").exists()  # nothing loaded, nothing trained
@@ -48,7 +48,8 @@ def test_learn_now_trains_gates_and_the_app_uses_what_the_gate_kept(db, smollm2_
     save_settings(db, settings)
     _label(db, 6)
     events = []
-    result = app_night.run(db, settings, emit=events.append, config_overrides=TINY, general_n=2)
+    (result,) = app_night.run(db, settings, emit=events.append, config_overrides=TINY,
+                              general_n=2)
     assert result.status == "done", result.reason
     stages = [e["stage"] for e in events if e["event"] == "stage"]
     assert stages[-3:] == ["train", "evaluate", "decide"]
@@ -62,16 +63,19 @@ def test_learn_now_trains_gates_and_the_app_uses_what_the_gate_kept(db, smollm2_
     assert len(night["losses"]) == 2
     kept, why = gate.decide(g["before"], g["after"], g["margin"])
     assert night["kept"] is kept and night["reason"] == why
-    active = nightly.active_adapter_for(smollm2_path)
-    assert (active is not None) is kept
+    assert night["role"] == "planner" and night["roles"] == (["planner"] if kept else [])
+    assert nightly.active_roles_for(smollm2_path) == {
+        "planner": nightly.adapter_of(result.night) if kept else None, "summarizer": None}
     if not kept:  # the user can still choose it in the learning window
         nightly.rollback(result.night, smollm2_path)
     store = ConversationStore(db)
     assistant = Assistant(store, settings, llm_factory=llm_from_settings)
     try:
-        assert assistant.llm().lora_path == nightly.adapter_of(result.night)
+        llm = assistant.llm()
+        assert llm.for_role("planner").adapter == nightly.adapter_of(result.night)
+        assert llm.lora_path is None  # a night of plans leaves the answers to the base model
         nightly.rollback(None, smollm2_path)  # back to the base model: the next call reloads
-        assert assistant.llm().lora_path is None
+        assert assistant.llm().for_role("planner") is assistant.llm()
     finally:
         assistant.close()
 
@@ -86,7 +90,8 @@ def test_a_night_builds_on_the_adapter_in_use_and_after_a_rollback_starts_fresh(
     assert earlier.status == "done" and nightly.lora_state_of(Path(earlier.adapter)).is_file()
     nightly.rollback(earlier.night, smollm2_path)
     events = []
-    tonight = app_night.run(db, settings, emit=events.append, config_overrides=TINY, general_n=1)
+    (tonight,) = app_night.run(db, settings, emit=events.append, config_overrides=TINY,
+                               general_n=1)
     assert tonight.status == "done", tonight.reason
     assert tonight.started_from == earlier.night and tonight.start_note is None
     assert nightly.history()[-1]["started_from"] == earlier.night
@@ -117,7 +122,7 @@ def test_an_interrupted_night_is_resumed_by_the_next_one(db, smollm2_path):
                                             "held_out": held})
     assert nightly.unfinished() == [job_dir]
     events = []
-    result = app_night.run(db, settings, emit=events.append, general_n=1)
+    (result,) = app_night.run(db, settings, emit=events.append, general_n=1)
     assert any("Resuming" in e.get("message", "") for e in events)
     assert result.night == first.night and result.status == "done"
     assert nightly.unfinished() == []
@@ -161,7 +166,7 @@ def _answer_labels(db, n: int) -> None:
                "Here is what your files say (speech-to-text).", "cloud:teacher", True)
 
 
-def test_a_night_with_answer_labels_checks_each_role_and_the_app_runs_each_roles_adapter(
+def test_each_role_trains_its_own_adapter_is_checked_on_its_own_examples_and_runs_it(
         db, smollm2_path):
     from agent.assistant import Assistant, llm_from_settings
     from memory.conversations import ConversationStore
@@ -171,29 +176,35 @@ def test_a_night_with_answer_labels_checks_each_role_and_the_app_runs_each_roles
     _label(db, 6)
     _answer_labels(db, 6)
     events = []
-    result = app_night.run(db, settings, emit=events.append, config_overrides=TINY, general_n=1,
-                           general_answers_n=2)
-    assert result.status == "done", result.reason
-    night = nightly.history()[-1]
-    assert night["by_role"]["summarizer"] >= 4 and night["by_role"]["planner"] >= 4
-    g = night["gate"]
+    plans, answers = app_night.run(db, settings, emit=events.append, config_overrides=TINY,
+                                   general_n=1, general_answers_n=2)
+    assert (plans.role, answers.role) == ("planner", "summarizer")
+    assert plans.status == answers.status == "done", (plans.reason, answers.reason)
+    night = {r["role"]: r for r in nightly.history()[-2:]}
+    assert night["planner"]["by_role"] == {"planner": plans.n_examples, "summarizer": 0}
+    assert night["summarizer"]["by_role"] == {"planner": 0, "summarizer": answers.n_examples}
+    g = night["summarizer"]["gate"]
+    assert set(g["after"]) == {"user_answers", "general_answers"}
+    assert set(night["planner"]["gate"]["after"]) == {"user", "general"}
     for side in ("before", "after"):
         assert g[side]["user_answers"]["nll"] > 0 and g[side]["general_answers"]["n"] == 2
+    kept, why = gate.decide_answers(g["before"], g["after"], g["margin"])
+    assert night["summarizer"]["kept"] is kept and night["summarizer"]["reason"] == why
     assert any("Answering a general example" in e.get("message", "") for e in events)
-    roles, why = gate.decide_roles(g["before"], g["after"], g["margin"], g["answer_margin"])
-    assert night["roles"] == roles and night["reason"] == why and night["kept"] is bool(roles)
-    adapter = nightly.adapter_of(result.night)
-    assert nightly.active_roles_for(smollm2_path) == {
-        role: adapter if role in roles else None for role in ("planner", "summarizer")}
+    fractions = [e["fraction"] for e in events if e["event"] == "progress"]
+    assert fractions == sorted(fractions) and fractions[-1] > 0.9
+    roles = nightly.active_roles_for(smollm2_path)
+    for result in (plans, answers):
+        assert (roles[result.role] == Path(result.adapter)) is result.kept
 
-    # whatever the gate chose, the app runs each role's adapter: here the planner's alone
-    nightly.rollback(None, smollm2_path)
-    nightly.activate(adapter, smollm2_path, roles=["planner"])
+    # the app plans with the planner's adapter and answers with the summarizer's
+    nightly.rollback(plans.night, smollm2_path)
+    nightly.rollback(answers.night, smollm2_path)
     assistant = Assistant(ConversationStore(db), settings, llm_factory=llm_from_settings)
     try:
         llm = assistant.llm()
-        assert llm.lora_path is None  # answers: the base model
-        assert llm.for_role("planner").adapter == adapter
+        assert llm.lora_path == Path(answers.adapter)
+        assert llm.for_role("planner").adapter == Path(plans.adapter)
     finally:
         assistant.close()
 
