@@ -38,10 +38,25 @@ import learning_personal as P  # noqa: E402
 import learning_thesis as T  # noqa: E402
 
 STUDENT = "qwen2.5-coder-0.5b"
+ANSWERS = False  # --answers: the teacher's answers are labels too (learning_roles.py teach)
 
 
 def run_dir(lr: float) -> Path:
-    return P.OUT / STUDENT / f"gated-lr{lr:g}"
+    return P.OUT / STUDENT / f"gated-lr{lr:g}{'-answers' if ANSWERS else ''}"
+
+
+def store_answers(db, records: list[dict]) -> None:
+    """The teacher's answers to these requests, as the cloud path stores an answer: the
+    anonymized payload's user turn and the reply, role summarizer, with training consent."""
+    import learning_roles as R
+    from sync.labels import TrainingExamples
+
+    teacher = R.read_teacher()
+    table = TrainingExamples(db)
+    for r in records:
+        if r["id"] in teacher:
+            row = teacher[r["id"]]
+            table.add("summarizer", row["instruction"], row["reply"], "cloud:teacher", True)
 
 
 def store_labels(db, records: list[dict]) -> None:
@@ -66,7 +81,8 @@ def cmd_run(args) -> int:
 
     out = run_dir(args.lr)
     out.mkdir(parents=True, exist_ok=True)
-    T.use_scratch_home(Path(f"/tmp/hearth-gated-{STUDENT}-{P.SPLIT}-lr{args.lr:g}"))
+    T.use_scratch_home(Path(f"/tmp/hearth-gated-{STUDENT}-{P.SPLIT}-lr{args.lr:g}"
+                            f"{'-answers' if ANSWERS else ''}"))
     db = Database()
     try:
         settings = Settings(model=STUDENT)
@@ -77,27 +93,46 @@ def cmd_run(args) -> int:
             want = sum(len(P.batch(j)) for j in range(1, k + 1))
             if stored < want:  # this night's labels arrive (once, even if the night reruns)
                 store_labels(db, P.batch(k))
+                if ANSWERS:
+                    store_answers(db, P.batch(k))
                 stored = want
             if path.is_file():
                 continue
-            before_active = nightly.active_adapter_for(model_path)
+            before = nightly.active_roles_for(model_path)
             t0 = time.perf_counter()
             events: list[dict] = []
-            result = app_night.run(db, settings, emit=lambda e: events.append(e) if e["event"] == "stage" else None,
-                                   config_overrides={"lr": args.lr, "nice": 0})
-            record = result.to_dict()
+            results = app_night.run(db, settings, emit=lambda e: events.append(e) if e["event"] == "stage" else None,
+                                    config_overrides={"lr": args.lr, "nice": 0})
+            # the planner's night is the record (as before nights per role); the answers'
+            # night, with --answers, rides along
+            by_role = {r.role or "planner": r.to_dict() for r in results}
+            record = by_role.get("planner") or results[0].to_dict()
+            if "summarizer" in by_role:
+                record["answers_night"] = by_role["summarizer"]
             record.update(labels_stored=stored, wall_seconds=round(time.perf_counter() - t0, 1),
                           stages=[e["message"] for e in events])
-            active = nightly.active_adapter_for(model_path)
-            print(f"night {k}: {record['status']} kept={record.get('kept')} — {record.get('reason')}", flush=True)
+            roles = nightly.active_roles_for(model_path)
+            active = roles["planner"]  # what the chat plans with
+            for r in results:
+                print(f"night {k} ({r.role}): {r.status} kept={r.kept} — {r.reason}", flush=True)
             previous = out / f"night-{k - 1}.json"
-            if k > 1 and active == before_active and previous.is_file():
-                record["future"] = json.loads(previous.read_text())["future"]
-                record["future"]["same_as_night"] = k - 1
+            earlier = json.loads(previous.read_text()) if k > 1 and previous.is_file() else None
+            if earlier and active == before["planner"]:
+                record["future"] = {**earlier["future"], "same_as_night": k - 1}
             else:
                 record["future"] = P.timed_eval(active, out / f"night-{k}-future",
-                                                 f"{STUDENT} gated night {k} (active adapter)")
+                                                 f"{STUDENT} gated night {k} (planner's adapter)")
             record["active_adapter"] = str(active) if active else None
+            if ANSWERS:  # and what it answers with
+                import learning_roles as R
+
+                record["active_roles"] = {r: str(a) if a else None for r, a in roles.items()}
+                if earlier and roles["summarizer"] == before["summarizer"]:
+                    record["future_answers"] = {**earlier["future_answers"], "same_as_night": k - 1}
+                else:
+                    record["future_answers"] = R.answer_eval(
+                        roles["summarizer"], out / f"night-{k}-answers",
+                        f"{STUDENT} gated night {k} (summarizer's adapter)")
             if args.own_pool:
                 record["future_own_pool"] = P.timed_eval(
                     active, out / f"night-{k}-future-own", f"{STUDENT} gated night {k} + own pool",
@@ -162,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--nights", type=int, default=P.NIGHTS)
     r.add_argument("--own-pool", action="store_true",
                    help="also score the active model with the app's own-first pool")
+    r.add_argument("--answers", action="store_true",
+                   help="the teacher's answers are labels too; each role's adapter is scored")
     r.set_defaults(func=cmd_run)
     sn = sub.add_parser("score-night", help="night K's own adapter on the next requests")
     sn.add_argument("k", type=int)
@@ -170,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("report").set_defaults(func=cmd_report)
     args = p.parse_args(argv)
     T.STUDENT_ID = STUDENT
+    global ANSWERS
+    ANSWERS = getattr(args, "answers", False)
     return args.func(args)
 
 

@@ -185,7 +185,8 @@ def app_night_config(overrides: dict | None = None):
 
 
 def train_night(records: list[dict], night: str, *, replay_ratio: float = 0.25,
-                overrides: dict | None = None, init_adapter: Path | None = None) -> dict:
+                overrides: dict | None = None, init_adapter: Path | None = None,
+                answers: list[dict] = ()) -> dict:
     """One night with the existing core; the history record (plus timings and load)."""
     from agent.model_registry import get_model
     from sync.learning import nightly
@@ -195,7 +196,8 @@ def train_night(records: list[dict], night: str, *, replay_ratio: float = 0.25,
     load_before = load_average()
     t0 = time.perf_counter()
     job_dir, result = nightly.prepare(records, model_path, config, night=night,
-                                      replay_ratio=replay_ratio, start_from=init_adapter)
+                                      replay_ratio=replay_ratio, start_from=init_adapter,
+                                      answers=answers)
     if job_dir is None:
         raise SystemExit(f"night {night} skipped: {result.reason}")
     t1 = time.perf_counter()
