@@ -206,21 +206,13 @@ def cmd_nights(args) -> int:
 
 def answer_eval(adapter: Path | None, out_dir: Path, label: str) -> dict:
     from agent.answerbench import runner
-    from agent.model_registry import get_model
-    from memory.settings import Settings
-    from sync.learning.gguf_lora import llm_with_adapter
 
-    spec = get_model(STUDENT)
-    settings = Settings(model=spec.id)
-    llm, error = llm_with_adapter(spec.resolve(), adapter, name=spec.id, n_ctx=settings.n_ctx,
-                                  n_threads=settings.n_threads, chat_template=spec.chat_template)
-    if error:
-        llm.close()
-        raise SystemExit(f"the adapter did not load: {error}")
+    T.STUDENT_ID = STUDENT
+    llm = T.student_llm(adapter)
     before, t0 = T.load_average(), time.perf_counter()
     try:
         summary = runner.run(past_future()[1], llm, out_dir,
-                             {"label": label, "model": spec.id, "split": P.SPLIT,
+                             {"label": label, "model": STUDENT, "split": P.SPLIT,
                               "adapter": str(adapter) if adapter else None}, progress=False)
     finally:
         llm.close()

@@ -227,16 +227,9 @@ def evaluate(adapter: Path | None, records: list[dict], out_dir: Path, *, label:
     from agent.model_registry import get_model
     from agent.planbench import runner
     from agent.planner import Planner, train_examples
-    from memory.settings import Settings
-    from sync.learning.gguf_lora import llm_with_adapter
 
     spec = get_model(STUDENT_ID)
-    settings = Settings(model=spec.id)
-    llm, error = llm_with_adapter(spec.resolve(), adapter, name=spec.id, n_ctx=settings.n_ctx,
-                                  n_threads=settings.n_threads, chat_template=spec.chat_template)
-    if error:
-        llm.close()
-        raise SystemExit(f"the adapter did not load: {error}")
+    llm = student_llm(adapter)
     planner = Planner(llm, examples=examples, decoding="guided", n_examples=n_examples)
     config = {"label": label, "model": spec.id,
               "adapter": str(Path(adapter).resolve()) if adapter else None, "endpoint": None,
@@ -247,6 +240,23 @@ def evaluate(adapter: Path | None, records: list[dict], out_dir: Path, *, label:
         return runner.run(records, planner, out_dir, config, bertscore=True, progress=False)
     finally:
         llm.close()
+
+
+def student_llm(adapter: Path | None):
+    """The student as the app loads it, with the adapter; an adapter that does not load stops
+    the experiment (it would be measured as the base model otherwise)."""
+    from agent.model_registry import get_model
+    from memory.settings import Settings
+    from sync.learning.gguf_lora import llm_with_adapter
+
+    spec = get_model(STUDENT_ID)
+    settings = Settings(model=spec.id)
+    llm, error = llm_with_adapter(spec.resolve(), adapter, name=spec.id, n_ctx=settings.n_ctx,
+                                  n_threads=settings.n_threads, chat_template=spec.chat_template)
+    if error:
+        llm.close()
+        raise SystemExit(f"the adapter did not load: {error}")
+    return llm
 
 
 def timed_evaluate(adapter: Path | None, records: list[dict], out_dir: Path, *, label: str,

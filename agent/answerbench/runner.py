@@ -24,7 +24,8 @@ from pathlib import Path
 
 from agent.answerbench import metrics
 from agent.planbench.runner import (BenchmarkError, git_commit, machine_info, match_predictions,
-                                    read_jsonl, read_predictions, write_json, write_records)
+                                    read_jsonl, read_predictions, resumable_config, write_json,
+                                    write_records)
 
 SPLITS = ("dev", "test")
 PREDICTIONS = "answers.jsonl"
@@ -162,13 +163,7 @@ def run(records: Sequence[dict], llm, out_dir: Path | str, config: dict, *,
     out.mkdir(parents=True, exist_ok=True)
     config = {**config, "max_tokens": max_tokens}
     saved_config = out / RUN_CONFIG
-    if saved_config.is_file():
-        old = json.loads(saved_config.read_text(encoding="utf-8"))
-        differs = [k for k in RESUME_KEYS if old.get(k) != config.get(k)]
-        if differs:
-            raise BenchmarkError(
-                f"{out} holds another run ({', '.join(f'{k}: {old.get(k)!r}' for k in differs)}); "
-                f"choose another --out.")
+    resumable_config(saved_config, config, RESUME_KEYS)
     write_json(saved_config, config)
     pred_path = out / PREDICTIONS
     existing = [p for p in read_predictions(pred_path) if not p.get("error")]

@@ -352,6 +352,20 @@ def _prepare(llm, decoding: str) -> None:
         llm.vocab_masks()
 
 
+def resumable_config(path: Path, config: dict, keys: Sequence[str]) -> dict | None:
+    """The run config saved at `path` (None: a new run folder); raises BenchmarkError when it
+    is another run's (any of `keys` differs), so its predictions are not mixed with these."""
+    if not path.is_file():
+        return None
+    old = json.loads(path.read_text(encoding="utf-8"))
+    differs = [k for k in keys if old.get(k) != config.get(k)]
+    if differs:
+        raise BenchmarkError(
+            f"{path.parent} holds another run ({', '.join(f'{k}: {old.get(k)!r}' for k in differs)}); "
+            f"choose another --out.")
+    return old
+
+
 def run(records: Sequence[dict], planner, out_dir: Path | str, config: dict, *,
         bertscore: bool = True, gate: bool = True, progress: bool = True,
         on_record: Callable[[dict], None] | None = None) -> dict:
@@ -366,16 +380,8 @@ def run(records: Sequence[dict], planner, out_dir: Path | str, config: dict, *,
               "gate": gate}
     config.setdefault("examples_from", "train")
     saved_config = out / RUN_CONFIG
-    if saved_config.is_file():
-        old = json.loads(saved_config.read_text(encoding="utf-8"))
-        differs = [k for k in RESUME_KEYS if old.get(k) != config.get(k)]
-        if differs:
-            raise BenchmarkError(
-                f"{out} holds another run ({', '.join(f'{k}: {old.get(k)!r}' for k in differs)}); "
-                f"choose another --out.")
-        config["started"] = old.get("started", _now())
-    else:
-        config["started"] = _now()
+    old = resumable_config(saved_config, config, RESUME_KEYS)
+    config["started"] = old.get("started", _now()) if old else _now()
     saved_config.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
 
     pred_path = out / PREDICTIONS
