@@ -26,12 +26,13 @@ import sys
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sync.labels import ROLES
 from sync.learning import gate, gguf_lora, nightly, train
 from sync.learning.hf_twin import TwinError
-from sync.labels import ROLES
 from sync.learning.nightly import NightResult
 
 Emit = Callable[[dict], None]
@@ -101,13 +102,32 @@ def _answer_key(record: dict) -> str:
     return " ".join(record["request"].lower().split())
 
 
-# What each role is trained on, checked on, and decided by. A role's adapter is trained on
-# that role's labels alone, from the adapter the role uses now: mixing the cloud's answers into
-# the planner's training cost one user's planning 0.09 plan score, and training the answers on
-# top of such a mixed adapter (α-UMi's global-then-local) did no better than training them
-# alone (docs/learning.md, "Per-role adapters").
-ROLE_SETS = {"planner": ("user", "general"), "summarizer": ("user_answers", "general_answers")}
-ROLE_WORDS = {"planner": ("plans", "planning"), "summarizer": ("answers", "answering")}
+@dataclass(frozen=True)
+class RoleNight:
+    """What a role's night trains on, is checked on and is decided by."""
+
+    kind: str  # its labels, in words
+    doing: str
+    user_set: str  # gate.evaluate's set names: the user's held-out labels, general records
+    general_set: str
+    label_arg: str  # nightly.prepare's argument for its labels
+    held_key: str  # where the job keeps the held-out labels, for a resumed night
+    general: Callable[[int], list[dict]]
+    decide: Callable[..., tuple[bool, str]]
+    pool: bool  # planned with the chat's example pool
+
+
+# A role's adapter is trained on that role's labels alone, from the adapter the role uses now:
+# mixing the cloud's answers into the planner's training cost one user's planning 0.09 plan
+# score, and training the answers on top of such a mixed adapter (α-UMi's global-then-local)
+# did no better than training them alone (docs/learning.md, "Per-role adapters").
+ROLE_NIGHTS = {
+    "planner": RoleNight("plans", "planning", "user", "general", "records", "held_out",
+                         gate.general_records, gate.decide, pool=True),
+    "summarizer": RoleNight("answers", "answering", "user_answers", "general_answers",
+                            "answers", "held_out_answers", gate.general_answer_records,
+                            gate.decide_answers, pool=False),
+}
 MESSAGES = {"user": "Planning your example", "general": "Planning a general example",
             "user_answers": "Reading your answer", "general_answers": "Answering a general example"}
 
@@ -159,15 +179,13 @@ def run(db, settings, *, emit: Emit = print_event, config_overrides: dict | None
             f"assist with training consent) and from plans you correct. Nothing was trained.")
         nightly.record(result)
         return [result]
-    results = []
-    for i, (role, unfinished) in enumerate(todo):
-        results.append(_role_night(
-            role, unfinished, labels[role], spec, model_path, settings, db,
-            emit=_within(emit, i / len(todo), 1 / len(todo)), config_overrides=config_overrides,
-            general_n={"planner": general_n, "summarizer": general_answers_n}[role],
-            margin={"planner": margin, "summarizer": answer_margin}[role],
-            min_examples=min_examples, cancel=cancel))
-    return results
+    general = {"planner": general_n, "summarizer": general_answers_n}
+    margins = {"planner": margin, "summarizer": answer_margin}
+    return [_role_night(role, unfinished, labels[role], spec, model_path, settings, db,
+                        emit=_within(emit, i / len(todo), 1 / len(todo)),
+                        config_overrides=config_overrides, general_n=general[role],
+                        margin=margins[role], min_examples=min_examples, cancel=cancel)
+            for i, (role, unfinished) in enumerate(todo)]
 
 
 def _within(emit: Emit, start: float, span: float) -> Emit:
@@ -184,26 +202,26 @@ def _role_night(role: str, job_dir: Path | None, labels: tuple[list, list], spec
                 min_examples: int, cancel) -> NightResult:
     from sync.learning import source
 
-    kind, doing = ROLE_WORDS[role]
+    night = ROLE_NIGHTS[role]
+    kind, doing = night.kind, night.doing
     train_records, held = labels
     if job_dir is not None:
         job = json.loads((job_dir / train.JOB).read_text(encoding="utf-8"))
         result = NightResult(job["night"], "prepared", model=spec.id, role=role,
                              n_examples=len(job.get("task_examples", [])))
-        held = job.get("held_out_answers" if role == "summarizer" else "held_out", [])
+        held = job.get(night.held_key, [])
         emit({"event": "stage", "stage": "prepare",
               "message": f"Resuming the night of {job['night']} from its last checkpoint."})
     else:
         config = night_config(settings, config_overrides)
         current = _checked_roles(model_path)[role]
-        records, answers = (train_records, []) if role == "planner" else ([], train_records)
+        labelled = {"records": [], night.label_arg: train_records}
         # the role builds on the adapter it uses (after a rollback to the base model, the
         # next night starts fresh)
         job_dir, result = nightly.prepare(
-            records, model_path, config, min_examples=min_examples, start_from=current,
-            answers=answers, extra={"app": True, "model": spec.id, "role": role,
-                                    "held_out": held if role == "planner" else [],
-                                    "held_out_answers": held if role == "summarizer" else []})
+            model_path=model_path, config=config, min_examples=min_examples,
+            start_from=current, **labelled,
+            extra={"app": True, "model": spec.id, "role": role, night.held_key: held})
         result.model, result.role = spec.id, role
         if job_dir is None:
             nightly.record(result)
@@ -222,14 +240,12 @@ def _role_night(role: str, job_dir: Path | None, labels: tuple[list, list], spec
         nightly.record(result)
         return result
 
-    mine, general_name = ROLE_SETS[role]
-    sets = {mine: held, general_name: (gate.general_records(general_n) if role == "planner"
-                                       else gate.general_answer_records(general_n))}
+    sets = {night.user_set: held, night.general_set: night.general(general_n)}
     emit({"event": "stage", "stage": "evaluate",
           "message": f"Checking the new {doing} adapter on {len(held)} of your held-out "
-                     f"{kind} and {len(sets[general_name])} general ones…"})
+                     f"{kind} and {len(sets[night.general_set])} general ones…"})
     current = _checked_roles(model_path)[role]
-    pool = source.example_pool(db) if role == "planner" else ()  # the gate plans as the chat does
+    pool = source.example_pool(db) if night.pool else ()  # the gate plans as the chat does
     cache = gate.ScoreCache(nightly.learning_dir() / "scores.json")
     scores: dict[str, dict[str, Any]] = {"before": {}, "after": {}}
     todo: dict[str, dict[str, list]] = {"before": {}, "after": dict(sets)}
@@ -265,8 +281,7 @@ def _role_night(role: str, job_dir: Path | None, labels: tuple[list, list], spec
         nightly.record(result)
         return result
     emit({"event": "stage", "stage": "decide", "message": "Deciding…"})
-    decide = gate.decide if role == "planner" else gate.decide_answers
-    kept, why = decide(scores["before"], scores["after"], margin)
+    kept, why = night.decide(scores["before"], scores["after"], margin)
     result.gate = {**scores, "margin": margin, "decision": "kept" if kept else "rejected",
                    "reason": why, "role": role,
                    "before_adapter": str(current) if current else None}
