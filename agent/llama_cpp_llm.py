@@ -111,8 +111,10 @@ class LlamaCppLLM(LLM):
         import llama_cpp
 
         llama = self.load()
-        if path == self._applied and (path is None or path in self._adapters):
+        if path == self._applied:
             return
+        if path is not None and path not in self._adapters:
+            raise ModelLoadError(f"{path} is not one of the adapters {self.name} was loaded with.")
         if path is None:
             code = llama_cpp.llama_set_adapters_lora(llama._ctx.ctx, None, 0, None)
         else:
