@@ -17,7 +17,7 @@ from app.background import run_in_background
 from app.table_model import RecordsTableModel
 from sync.labels import ROLES
 
-COLUMNS = ("Night", "Model", "Status", "Examples", "Your plans", "General", "Result")
+COLUMNS = ("Night", "Model", "Status", "Examples", "On yours", "General", "Result")
 USER_COLOUR, GENERAL_COLOUR = QColor("#1f5fa8"), QColor("#c0631a")
 ERROR_STYLE = "color: #b00020"
 
@@ -105,6 +105,21 @@ def answers_before_after(record: dict, split: str) -> str:
     key, digits = ("nll", 3) if split == "user_answers" else ("score", 2)
     return " → ".join(_f(metrics(record, when, split).get(key), digits)
                       for when in ("before", "after"))
+
+
+def yours_cell(record: dict) -> str:
+    """The table's "On yours" cell: a plan night's plan score on the user's held-out plans, an
+    answer night's loss on the user's held-out answers (a loss, so it says so)."""
+    if has_set(record, "user") or not has_set(record, "user_answers"):
+        return before_after(record, "user")
+    return f"loss {answers_before_after(record, 'user_answers')}"
+
+
+def general_cell(record: dict) -> str:
+    """The table's "General" cell: the plan or answer score on the general dev examples."""
+    if has_set(record, "general") or not has_set(record, "general_answers"):
+        return before_after(record, "general")
+    return answers_before_after(record, "general_answers")
 
 
 def roles_of(record: dict) -> list[str]:
@@ -279,8 +294,7 @@ class NightsTableModel(RecordsTableModel):
         if why(r) and not r.get("gate"):  # a gated night's reason is its scores (tooltip)
             result += f" — {_without_head(why(r), outcome(r))}"
         return [night_time(r.get("night", "")), r.get("model") or "", r.get("status", ""),
-                examples_text(r), before_after(r, "user"),
-                before_after(r, "general"), result][index.column()]
+                examples_text(r), yours_cell(r), general_cell(r), result][index.column()]
 
 
 # ----- the plot

@@ -197,6 +197,17 @@ def test_a_night_says_which_roles_took_its_adapter():
                                   "0.30 → 0.33. The active adapter is unchanged.")
 
 
+def test_the_table_shows_an_answer_nights_own_numbers():
+    from app.learning_window import general_cell, yours_cell
+
+    plans = role_record("20261201-031000-000000", ["planner"])
+    answers = role_record("20261201-031000-000000", ["summarizer"], plans=False)
+    assert (yours_cell(plans), general_cell(plans)) == ("0.45 → 0.54", "0.30 → 0.32")
+    assert (yours_cell(answers), general_cell(answers)) == ("loss 0.412 → 0.371", "0.30 → 0.33")
+    skipped = {"night": "20261201-031000-000000", "status": "skipped"}
+    assert (yours_cell(skipped), general_cell(skipped)) == ("", "")
+
+
 @pytest.fixture
 def role_adapters(smollm2_path):
     """Real adapters of three nights: the oldest kept for planning only, the next kept for
