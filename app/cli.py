@@ -420,21 +420,10 @@ def _bench_plan(args) -> int:
                                        timeout=args.timeout)
         model = args.api_model
     else:
-        from agent.llama_cpp_llm import LlamaCppLLM
-        from agent.model_registry import get_model
-        from memory.settings import DEFAULT_MODEL, Settings
-
         if args.api_model or args.api_key_env:
             raise runner.BenchmarkError("--api-model and --api-key-env go with --endpoint.")
-        spec = get_model(args.model or DEFAULT_MODEL)
-        if args.adapter and not Path(args.adapter).is_file():
-            raise runner.BenchmarkError(f"No adapter file at {args.adapter}.")
-        settings = Settings(model=spec.id)
-        llm = LlamaCppLLM(spec.resolve(), name=spec.id, n_ctx=settings.n_ctx,
-                          n_threads=settings.n_threads,
-                          reinstall_hint=f"Reinstall it with: {spec.install_hint}",
-                          lora_path=args.adapter, chat_template=spec.chat_template)
-        model = spec.id
+        llm = _bench_llm(args)
+        model = llm.name
     kwargs = {} if args.examples is None else {"n_examples": max(0, args.examples)}
     planner = Planner(llm, decoding=args.decoding, **kwargs)
     label = args.label or runner.make_label(model, args.adapter)
@@ -451,15 +440,12 @@ def _bench_plan(args) -> int:
           f"({planner.decoding} decoding, {planner.n_examples} example(s)) → {out}",
           file=sys.stderr)
     started = time.perf_counter()
-    try:
-        summary = runner.run(records, planner, out, config, bertscore=not args.no_bertscore,
-                             gate=not args.no_gate, progress=not args.no_progress)
-    except KeyboardInterrupt:
-        print(f"\nhearth: interrupted; predictions so far are in {out}. Run the same command "
-              f"with --out {out} to go on.", file=sys.stderr)
+    summary = _run_resumable(
+        lambda: runner.run(records, planner, out, config, bertscore=not args.no_bertscore,
+                           gate=not args.no_gate, progress=not args.no_progress),
+        llm, out, "predictions")
+    if summary is None:
         return 130
-    finally:
-        llm.close()
     path = report.write_run_report(out)
     _print_summary(summary)
     print(f"Finished in {time.perf_counter() - started:.0f} s.")
@@ -467,42 +453,60 @@ def _bench_plan(args) -> int:
     return 0
 
 
+def _bench_llm(args):
+    """The local model a benchmark runs (--model, default the app's), with --adapter."""
+    from pathlib import Path
+
+    from agent.llama_cpp_llm import LlamaCppLLM
+    from agent.model_registry import get_model
+    from agent.planbench.runner import BenchmarkError
+    from memory.settings import DEFAULT_MODEL, Settings
+
+    spec = get_model(args.model or DEFAULT_MODEL)
+    if args.adapter and not Path(args.adapter).is_file():
+        raise BenchmarkError(f"No adapter file at {args.adapter}.")
+    settings = Settings(model=spec.id)
+    return LlamaCppLLM(spec.resolve(), name=spec.id, n_ctx=settings.n_ctx,
+                       n_threads=settings.n_threads,
+                       reinstall_hint=f"Reinstall it with: {spec.install_hint}",
+                       lora_path=args.adapter, chat_template=spec.chat_template)
+
+
+def _run_resumable(run, llm, out, what: str):
+    """run()'s summary; None after Ctrl-C, having said how to go on from `out`. Closes llm."""
+    try:
+        return run()
+    except KeyboardInterrupt:
+        print(f"\nhearth: interrupted; {what} so far are in {out}. Run the same command "
+              f"with --out {out} to go on.", file=sys.stderr)
+        return None
+    finally:
+        llm.close()
+
+
 def _bench_answer(args) -> int:
     from pathlib import Path
 
     from agent.answerbench import runner
-    from agent.llama_cpp_llm import LlamaCppLLM
-    from agent.model_registry import get_model
     from agent.planbench.runner import BenchmarkError, make_label, slug, timestamp
-    from memory.settings import DEFAULT_MODEL, Settings
 
     records = runner.load_records(args.split)
     if args.limit is not None:
         records = records[:max(0, args.limit)]
         if not records:
             raise BenchmarkError("--limit leaves no records to run.")
-    spec = get_model(args.model or DEFAULT_MODEL)
-    if args.adapter and not Path(args.adapter).is_file():
-        raise BenchmarkError(f"No adapter file at {args.adapter}.")
-    settings = Settings(model=spec.id)
-    llm = LlamaCppLLM(spec.resolve(), name=spec.id, n_ctx=settings.n_ctx,
-                      n_threads=settings.n_threads,
-                      reinstall_hint=f"Reinstall it with: {spec.install_hint}",
-                      lora_path=args.adapter, chat_template=spec.chat_template)
-    label = args.label or make_label(spec.id, args.adapter)
+    llm = _bench_llm(args)
+    label = args.label or make_label(llm.name, args.adapter)
     out = Path(args.out) if args.out else _bench_root() / f"answer-{timestamp()}-{slug(label)}"
-    config = {"label": label, "model": spec.id, "split": args.split,
+    config = {"label": label, "model": llm.name, "split": args.split,
               "adapter": str(Path(args.adapter).resolve()) if args.adapter else None}
     print(f"Answering {len(records)} records of {args.split} with {label} → {out}",
           file=sys.stderr)
-    try:
-        summary = runner.run(records, llm, out, config, max_tokens=args.max_tokens)
-    except KeyboardInterrupt:
-        print(f"\nhearth: interrupted; answers so far are in {out}. Run the same command "
-              f"with --out {out} to go on.", file=sys.stderr)
+    summary = _run_resumable(
+        lambda: runner.run(records, llm, out, config, max_tokens=args.max_tokens),
+        llm, out, "answers")
+    if summary is None:
         return 130
-    finally:
-        llm.close()
     m = summary["metrics"]["overall"]
     told = "–" if m["failures_told"] is None else f"{m['failures_told']:.2f}"
     print(f"fact recall {m['fact_recall']:.3f} ({m['facts_met']}/{m['facts']} facts)  "

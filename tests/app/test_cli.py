@@ -114,3 +114,25 @@ def test_a_killed_process_mid_answer_leaves_the_conversation_intact(hearth_home)
     assert user.content.startswith("Count from 1")
     assert answer.status == "interrupted" and answer.content.startswith(partial.content[:10])
     db.close()
+
+
+def test_an_interrupted_benchmark_says_how_to_go_on_and_closes_the_model(tmp_path, capsys):
+    from app.cli import _run_resumable
+
+    class Model:
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    model = Model()
+    assert _run_resumable(interrupted, model, tmp_path, "answers") is None
+    assert model.closed
+    assert (f"interrupted; answers so far are in {tmp_path}. Run the same command with --out "
+            f"{tmp_path} to go on.") in capsys.readouterr().err
+    finished = Model()
+    assert _run_resumable(lambda: {"n": 3}, finished, tmp_path, "answers") == {"n": 3}
+    assert finished.closed
