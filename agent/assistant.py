@@ -19,7 +19,7 @@ from agent.context import check_user_text, fit_to_context
 from agent.events import (AnswerFinished, AnswerStarted, CloudQueued, Event, Failed,
                           MemoriesProposed, MemoriesUsed, MemorySaved, Notice, PlanReady,
                           PlanStarted, TaskFinished, TaskStarted, Token, UserMessageSaved)
-from agent.expert_context import legacy_tasks, results_block
+from agent.expert_context import legacy_tasks
 from agent.llm import LLM, ModelLoadError
 from agent.model_registry import ModelFileError, get_model
 from agent.prompts import load_prompt
@@ -199,7 +199,7 @@ class Assistant:
         if attachments and not text.strip():
             text = prompts["default_request_with_attachments"]
         text = check_user_text(text)
-        history = _history(self.store.messages(conversation_id), prompts["attachments_note"])
+        history = _history(self.store.messages(conversation_id))
         user = self.store.add_message(conversation_id, "user", text)
         answer_meta: dict = {}
         saved: list[AttachmentRecord] = []
@@ -454,7 +454,7 @@ class Assistant:
         return call
 
 
-def _history(messages: list[MessageRecord], note: str) -> list[tuple[str, str]]:
+def _history(messages: list[MessageRecord]) -> list[tuple[str, str]]:
     """The conversation as the model should see it: expert results of earlier turns go back
     beside the question they answered, so follow-up questions can use them."""
     out: list[tuple[str, str]] = []
@@ -466,7 +466,7 @@ def _history(messages: list[MessageRecord], note: str) -> list[tuple[str, str]]:
         content = m.content
         reply = messages[i + 1] if i + 1 < len(messages) else None
         tasks = legacy_tasks(reply.meta) if reply is not None else []
-        if m.role == "user" and tasks:
-            content = f"{content}\n\n{results_block(note, tasks)}"
+        if m.role == "user":
+            content = summarizer.user_turn(content, tasks)
         out.append((m.role, content))
     return out
