@@ -273,7 +273,6 @@ class NightsTableModel(RecordsTableModel):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        self.active: Path | None = None  # the newest adapter any role uses
         self.roles: dict[str, Path | None] = dict.fromkeys(ROLES)  # each role's adapter
 
     def data(self, index: QModelIndex, role=Qt.ItemDataRole.DisplayRole):
@@ -483,13 +482,11 @@ class LearningWindow(QDialog):
 
         try:
             self.history = nightly.history()
-            active = nightly.active_adapter()
             roles = nightly.active_roles()
         except (OSError, ValueError) as exc:  # a damaged history.jsonl: say so, keep the window
-            self.history, active, roles = [], None, dict.fromkeys(ROLES)
+            self.history, roles = [], dict.fromkeys(ROLES)
             self._say(f"The learning history could not be read: {exc}", error=True)
         chosen = (self.selected() or {}).get("night")
-        self.model.active = active
         self.model.roles = roles
         self.model.set_rows(list(reversed(self.history)))  # newest first
         for row, record in enumerate(self.model.rows):  # the selection survives a refresh
@@ -548,8 +545,7 @@ class LearningWindow(QDialog):
         record = self.selected()
         idle = not self._switching
         self.use_button.setEnabled(idle and bool(record and record.get("adapter")))
-        self.base_button.setEnabled(idle and (self.model.active is not None
-                                              or any(self.model.roles.values())))
+        self.base_button.setEnabled(idle and any(self.model.roles.values()))
         self.use_button.setToolTip("" if record is None or record.get("adapter") else
                                    "This night has no adapter (it did not train).")
 
