@@ -98,10 +98,6 @@ def _progress(emit: Emit, start: float, span: float) -> Callable[[int, int, str]
     return report
 
 
-def _answer_key(record: dict) -> str:
-    return " ".join(record["request"].lower().split())
-
-
 @dataclass(frozen=True)
 class RoleNight:
     """What a role's night trains on, is checked on and is decided by."""
@@ -141,8 +137,8 @@ def _labels(db) -> tuple[dict[str, tuple[list, list]], list[dict], str]:
     answers, unreadable_answers = source.answer_records(db)
     usable = _usable(ex.dedupe(records))
     labels = {"planner": gate.split_held_out(usable),
-              "summarizer": gate.split_held_out(ex.dedupe(answers, key=_answer_key),
-                                                key=_answer_key)}
+              "summarizer": gate.split_held_out(ex.dedupe(answers, key=ex.answer_key),
+                                                key=ex.answer_key)}
     stored = (f"{len(usable)} usable labelled plans ({len(records)} stored) and "
               f"{len(answers)} labelled answers")
     return labels, unreadable + unreadable_answers, stored

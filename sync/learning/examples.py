@@ -121,6 +121,11 @@ def planner_examples(records: Sequence[dict], pool: Sequence[dict] | None = None
     return built
 
 
+def answer_key(record: dict) -> str:
+    """What makes two answer labels the same one: their request, case and spacing aside."""
+    return " ".join(record["request"].lower().split())
+
+
 def answer_examples(records: Sequence[dict]) -> Built:
     """Summarizer examples for records {id, request, with_results, answer} (source.answer_records):
     the chat's system prompt (with the rule to name the experts when there are results) and the
@@ -137,7 +142,7 @@ def answer_examples(records: Sequence[dict]) -> Built:
         messages = [{"role": "system",
                      "content": summarizer.system_prompt(bool(rec.get("with_results")))},
                     {"role": "user", "content": request}]
-        key = json.dumps(["answer", " ".join(request.lower().split())])
+        key = json.dumps(["answer", answer_key(rec)])
         built.examples.append(Example("answer", messages, answer.strip(), key, rid))
     return built
 
