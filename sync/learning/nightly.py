@@ -326,19 +326,6 @@ def _for_model(data: dict, model_path: Path | str) -> bool:
     return Path(data.get("base_model", "")).resolve() == Path(model_path).resolve()
 
 
-def active_adapter_for(model_path: Path | str) -> Path | None:
-    """The planner's adapter if it was trained on this model file (after a switch to another
-    model it stays on record, unused) and is still on disk."""
-    try:
-        data = _active()
-    except ValueError:
-        return None
-    adapter = data.get("adapter")
-    if not adapter or not _for_model(data, model_path):
-        return None
-    return Path(adapter) if Path(adapter).is_file() else None
-
-
 def active_roles_for(model_path: Path | str) -> dict[str, Path | None]:
     """Each role's adapter for this model file; a role whose adapter is for another model or
     no longer on disk gets the base model."""

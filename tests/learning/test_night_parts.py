@@ -251,7 +251,8 @@ def test_roles_take_an_adapter_each_and_a_rollback_sets_them_all(tmp_path, smoll
     assert nightly.active_roles_for(smollm2_path) == {"planner": first, "summarizer": first}
     nightly.activate(second, smollm2_path, roles=["planner"])
     assert nightly.active_roles_for(smollm2_path) == {"planner": second, "summarizer": first}
-    assert nightly.active_adapter_for(smollm2_path) == second  # what a Hearth before roles read
+    active = json.loads((nightly.learning_dir() / "active.json").read_text(encoding="utf-8"))
+    assert active["adapter"] == str(second)  # what a Hearth before roles read
     # a night's adapter goes back to the role it was trained for
     nightly.record(nightly.NightResult("20260101-000000-000000", "done", role="summarizer",
                                        adapter=str(first)))
