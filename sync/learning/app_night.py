@@ -75,20 +75,16 @@ def _unfinished_app_job(model_path: Path) -> Path | None:
     return None
 
 
-def _checked(adapter: Path | None, model_path: Path) -> Path | None:
-    """The adapter, if the app would run it: a damaged one falls back to the base model."""
+def _running(role: str, model_path: Path) -> Path | None:
+    """The adapter the role runs now, as agent.assistant.llm_from_settings loads it: a damaged
+    one falls back to the base model."""
+    adapter = nightly.active_roles_for(model_path)[role]
     if adapter is not None:
         try:
             gguf_lora.check_adapter(adapter, model_path)
         except (gguf_lora.AdapterError, TwinError, OSError):
             return None
     return adapter
-
-
-def _checked_roles(model_path: Path) -> dict[str, Path | None]:
-    """What each role runs now (as agent.assistant.llm_from_settings loads it)."""
-    return {role: _checked(a, model_path)
-            for role, a in nightly.active_roles_for(model_path).items()}
 
 
 def _progress(emit: Emit, start: float, span: float) -> Callable[[int, int, str], None]:
@@ -210,7 +206,7 @@ def _role_night(role: str, job_dir: Path | None, labels: tuple[list, list], spec
               "message": f"Resuming the night of {job['night']} from its last checkpoint."})
     else:
         config = night_config(settings, config_overrides)
-        current = _checked_roles(model_path)[role]
+        current = _running(role, model_path)
         labelled = {"records": [], night.label_arg: train_records}
         # the role builds on the adapter it uses (after a rollback to the base model, the
         # next night starts fresh)
@@ -240,7 +236,7 @@ def _role_night(role: str, job_dir: Path | None, labels: tuple[list, list], spec
     emit({"event": "stage", "stage": "evaluate",
           "message": f"Checking the new {doing} adapter on {len(held)} of your held-out "
                      f"{kind} and {len(sets[night.general_set])} general ones…"})
-    current = _checked_roles(model_path)[role]
+    current = _running(role, model_path)
     pool = source.example_pool(db) if night.pool else ()  # the gate plans as the chat does
     cache = gate.ScoreCache(nightly.learning_dir() / "scores.json")
     scores: dict[str, dict[str, Any]] = {"before": {}, "after": {}}
